@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, routers and error mapping."""

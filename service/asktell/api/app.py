@@ -1,0 +1,117 @@
+"""create_app(settings): routers under /v1, error mapping, metrics, dashboard, lifespan."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from asktell import metrics
+from asktell.api.context import AppContext
+from asktell.api.errors import error_response, install_error_handlers
+from asktell.api.routes import health, studies, trials
+from asktell.config import Settings, get_settings
+from asktell.db import repository as repo
+from asktell.db.migrate import upgrade
+from asktell.db.notify import Hub
+from asktell.db.session import Database
+
+log = logging.getLogger("asktell")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(settings: Settings | None = None, *, start_worker: bool | None = None) -> FastAPI:
+    """Build the app; SQLite is migrated at start, PostgreSQL needs `asktell db upgrade`."""
+    settings = settings or get_settings()
+    db = Database(settings.database_url)
+    hub = Hub()
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        hub=hub,
+        open_mode=is_loopback(settings.host) and not settings.require_token,
+    )
+    run_worker = settings.embedded_worker if start_worker is None else start_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if db.is_sqlite:
+            upgrade(settings.database_url)
+        else:
+            hub.start_pg_listener(settings.database_url)
+        with db.write() as session:
+            ctx.default_project_id = repo.get_or_create_project(session)
+        if ctx.open_mode:
+            log.warning(
+                "asktell: open mode on %s: requests without a token act on the "
+                "'default' project (loopback only)",
+                settings.host,
+            )
+        worker = None
+        if run_worker:
+            from asktell.worker.loop import Worker
+
+            worker = Worker(
+                db, hub, device="cpu", lease_seconds=settings.lease_seconds, poll_interval=0.5
+            )
+            worker.start_thread()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop.set()
+                hub.wake_jobs()
+            hub.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="asktell",
+        version="0.1.0",
+        summary="Black-box and Bayesian optimization as a service",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(studies.router, prefix="/v1")
+    app.include_router(trials.router, prefix="/v1")
+    from asktell.dashboard.routes import router as dashboard_router
+
+    app.include_router(dashboard_router)
+    _install_middleware(app, settings)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    limit = settings.max_body_bytes
+
+    @app.middleware("http")
+    async def _measure(request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return error_response(413, "too_large", f"request body over {limit} bytes", "body")
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = route.path if route is not None else "unmatched"
+        metrics.REQUEST_SECONDS.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response

@@ -1,0 +1,57 @@
+"""Request dependencies as Annotated aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from asktell.api.context import AppContext
+from asktell.core.errors import Forbidden, Unauthorized
+from asktell.db import repository as repo
+
+MAX_ID = 2**63 - 1
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    project_id: int
+    can_write: bool
+
+
+def get_caller(request: Request, ctx: ContextDep) -> Caller:
+    """The project a request acts for: from its bearer token, or the default one when open."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'", field="authorization")
+        with ctx.db.read() as session:
+            row = repo.resolve_token(session, token=token.strip())
+            if row is None:
+                raise Unauthorized("unknown or revoked token", field="authorization")
+            return Caller(row.project_id, row.can_write)
+    if ctx.open_mode and ctx.default_project_id is not None:
+        return Caller(ctx.default_project_id, True)
+    raise Unauthorized("a token is required", field="authorization")
+
+
+def get_writer(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    if not caller.can_write:
+        raise Forbidden("this token is read-only", field="authorization")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+WriterDep = Annotated[Caller, Depends(get_writer)]
+StudyId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TrialId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OperationId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -1,0 +1,383 @@
+"""The ask flow: hand out waiting points, re-offer stale ones, then new suggestions.
+
+One ask is one transaction. Inline strategies answer in it; model-based ones
+record an operation and queue (or join) the study's suggestion job, and the
+caller waits a bounded time for a worker to finish it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asktell_client.types import AskRequest
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from asktell import metrics
+from asktell.core.errors import Conflict, NotFound
+from asktell.core.states import OperationState, StudyState, TrialState
+from asktell.db import repository as repo
+from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
+from asktell.db.queue import enqueue_job
+from asktell.db.session import Database
+from asktell.strategies.base import Proposal
+from asktell.strategies.registry import get_strategy
+
+__all__ = ["AskOutcome", "StateConflict", "insert_suggested_trials", "start_ask"]
+
+MAX_ATTEMPTS = 8
+
+
+class StateConflict(Exception):
+    """A concurrent writer changed the strategy state; the ask is retried."""
+
+
+@dataclass
+class AskOutcome:
+    trials: list[TrialRow]
+    operation_id: int | None = None
+    done: bool = True
+
+
+def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:
+    """Run the ask transaction, retrying on a concurrent conflict."""
+    last: Exception | None = None
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with db.write() as session:
+                return _ask_once(session, project_id=project_id, study_id=study_id, req=req)
+        except (IntegrityError, StateConflict) as exc:
+            last = exc
+    raise Conflict(
+        "could not find new distinct points (the space may be exhausted by open trials)",
+        code="space_exhausted",
+    ) from last
+
+
+def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:
+    study = repo.get_study(session, project_id=project_id, study_id=study_id)
+    if study.state != StudyState.running.value:
+        raise Conflict(f"study is {study.state}", field="state", code=f"study_{study.state}")
+    definition = repo.definition_of(study)
+
+    op_id = None
+    if req.request_id is not None:
+        op_id = _claim_request(session, study_id=study.id, req=req)
+        if op_id is None:
+            return _replay(session, study_id=study.id, request_id=req.request_id)
+
+    count = _within_budget(session, study=study, budget=definition.settings.budget, n=req.count)
+    now = utcnow()
+    handed = _hand_out_pending(
+        session, study_id=study.id, n=count, evaluator=req.evaluator, op_id=op_id
+    )
+    handed += _reoffer_stale(
+        session,
+        study=study,
+        n=count - len(handed),
+        evaluator=req.evaluator,
+        op_id=op_id,
+        timeout=definition.settings.heartbeat_timeout,
+    )
+    remaining = count - len(handed)
+    if remaining == 0:
+        return AskOutcome(handed, op_id)
+
+    cls = get_strategy(definition.strategy.name)
+    if cls.inline:
+        strategy = cls(definition.strategy.options)
+        snapshot = repo.load_snapshot(
+            session, study=study, with_history=cls.needs_history, nonce=secrets.randbits(63)
+        )
+        state, version = repo.get_strategy_state(session, study_id=study.id, strategy=cls.name)
+        with metrics.SUGGEST_SECONDS.labels(cls.name).time():
+            proposal = strategy.suggest(snapshot, remaining, state)
+        if proposal.state is not None and not repo.set_strategy_state(
+            session,
+            study_id=study.id,
+            strategy=cls.name,
+            state=proposal.state,
+            expected_version=version,
+        ):
+            raise StateConflict
+        new = insert_suggested_trials(
+            session,
+            study=study,
+            proposal=proposal,
+            strategy=cls.name,
+            evaluators=[req.evaluator] * remaining,
+            op_id=op_id,
+            now=now,
+        )
+        return AskOutcome(handed + new, op_id)
+
+    if op_id is None:
+        op_id = _create_operation(session, study_id=study.id, req=req)
+        for t in handed:
+            t.operation_id = op_id
+    session.execute(
+        update(OperationRow)
+        .where(OperationRow.id == op_id)
+        .values(state=OperationState.waiting.value, count=count)
+    )
+    enqueue_job(session, study_id=study.id)
+    return AskOutcome(handed, op_id, done=False)
+
+
+def answer_with_fallback(db: Database, *, op_id: int) -> bool:
+    """Finish a waiting ask with the study's fallback strategy (its deadline passed)."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with db.write() as session:
+                op = session.scalar(
+                    select(OperationRow).where(OperationRow.id == op_id).with_for_update()
+                )
+                if op is None or op.state != OperationState.waiting.value:
+                    return False
+                study = session.get(StudyRow, op.study_id)
+                have = session.scalar(select(func.count()).where(TrialRow.operation_id == op_id))
+                missing = op.count - int(have or 0)
+                name = repo.definition_of(study).settings.fallback_strategy
+                cls = get_strategy(name)
+                snapshot = repo.load_snapshot(
+                    session, study=study, with_history=cls.needs_history, nonce=secrets.randbits(63)
+                )
+                state, version = repo.get_strategy_state(session, study_id=study.id, strategy=name)
+                proposal = cls().suggest(snapshot, missing, state)
+                if proposal.state is not None and not repo.set_strategy_state(
+                    session,
+                    study_id=study.id,
+                    strategy=name,
+                    state=proposal.state,
+                    expected_version=version,
+                ):
+                    raise StateConflict
+                insert_suggested_trials(
+                    session,
+                    study=study,
+                    proposal=proposal,
+                    strategy=name,
+                    evaluators=[op.evaluator] * missing,
+                    op_id=op_id,
+                )
+                op.state = OperationState.done.value
+                op.done_at = utcnow()
+                return True
+        except (IntegrityError, StateConflict):
+            continue
+    return False
+
+
+def read_operation(db: Database, *, project_id: int, op_id: int) -> tuple[OperationRow, list]:
+    """An operation of the caller's project, with its trials."""
+    with db.read() as session:
+        op = session.scalar(
+            select(OperationRow)
+            .join(StudyRow, StudyRow.id == OperationRow.study_id)
+            .where(OperationRow.id == op_id, StudyRow.project_id == project_id)
+        )
+        if op is None:
+            raise NotFound(
+                f"operation {op_id} not found", field="operation_id", code="operation_not_found"
+            )
+        trials = list(
+            session.scalars(
+                select(TrialRow).where(TrialRow.operation_id == op_id).order_by(TrialRow.id)
+            )
+        )
+        return op, trials
+
+
+def insert_suggested_trials(
+    session: Session,
+    *,
+    study: StudyRow,
+    proposal: Proposal,
+    strategy: str,
+    evaluators: list[str],
+    op_id: int | list[int] | None,
+    now=None,
+) -> list[TrialRow]:
+    """Insert running trials for a proposal's points (one statement)."""
+    definition = repo.definition_of(study)
+    now = now or utcnow()
+    allow_repeats = definition.settings.allow_repeats
+    op_ids = op_id if isinstance(op_id, list) else [op_id] * len(proposal.points)
+    rows = [
+        {
+            "study_id": study.id,
+            "state": TrialState.running.value,
+            "params": point,
+            "point_key": None if allow_repeats else definition.space.point_key(point),
+            "strategy": (proposal.strategies[i] if proposal.strategies else None) or strategy,
+            "evaluator": evaluators[i],
+            "operation_id": op_ids[i],
+            "reoffered": False,
+            "created_at": now,
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        for i, point in enumerate(proposal.points)
+    ]
+    if not rows:
+        return []
+    return list(
+        session.scalars(insert(TrialRow).returning(TrialRow, sort_by_parameter_order=True), rows)
+    )
+
+
+def _claim_request(session: Session, *, study_id: int, req: AskRequest) -> int | None:
+    """Record the ask under its request id; None if that id was seen before."""
+    values = {
+        "study_id": study_id,
+        "count": req.count,
+        "evaluator": req.evaluator,
+        "request_id": req.request_id,
+        "state": OperationState.done.value,
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql if dialect == "postgresql" else sqlite).insert(OperationRow)
+    stmt = (
+        ins.values(**values)
+        .on_conflict_do_nothing(index_elements=["study_id", "request_id"])
+        .returning(OperationRow.id)
+    )
+    return session.scalar(stmt)
+
+
+def _create_operation(session: Session, *, study_id: int, req: AskRequest) -> int:
+    row = OperationRow(
+        study_id=study_id,
+        count=req.count,
+        evaluator=req.evaluator,
+        state=OperationState.waiting.value,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _replay(session: Session, *, study_id: int, request_id: str) -> AskOutcome:
+    """A retried ask: answer with what the first attempt produced."""
+    op = session.scalar(
+        select(OperationRow).where(
+            OperationRow.study_id == study_id, OperationRow.request_id == request_id
+        )
+    )
+    assert op is not None
+    trials = list(
+        session.scalars(
+            select(TrialRow).where(TrialRow.operation_id == op.id).order_by(TrialRow.id)
+        )
+    )
+    return AskOutcome(trials, op.id, done=op.state != OperationState.waiting.value)
+
+
+def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: int) -> int:
+    if budget is None:
+        return n
+    used = session.scalar(
+        select(func.count()).where(
+            TrialRow.study_id == study.id,
+            TrialRow.state.in_(["pending", "running", "completed", "stopped"]),
+        )
+    )
+    left = budget - int(used or 0)
+    if left <= 0:
+        raise Conflict(f"the study's budget of {budget} trials is used up", code="budget_exhausted")
+    return min(n, left)
+
+
+def _hand_out_pending(
+    session: Session, *, study_id: int, n: int, evaluator: str, op_id: int | None
+) -> list[TrialRow]:
+    if n <= 0:
+        return []
+    ids = (
+        select(TrialRow.id)
+        .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.pending.value)
+        .order_by(TrialRow.id)
+        .limit(n)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    now = utcnow()
+    stmt = (
+        update(TrialRow)
+        .where(TrialRow.id.in_(ids), TrialRow.state == TrialState.pending.value)
+        .values(
+            state=TrialState.running.value,
+            evaluator=evaluator,
+            started_at=now,
+            heartbeat_at=now,
+            operation_id=op_id,
+        )
+        .returning(TrialRow)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_stale(session: Session, *, study_id: int, timeout: float) -> int:
+    """Running trials silent for longer than `timeout` seconds become stale."""
+    cutoff = utcnow() - timedelta(seconds=timeout)
+    result = session.execute(
+        update(TrialRow)
+        .where(
+            TrialRow.study_id == study_id,
+            TrialRow.state == TrialState.running.value,
+            TrialRow.heartbeat_at < cutoff,
+        )
+        .values(state=TrialState.stale.value)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def _reoffer_stale(
+    session: Session,
+    *,
+    study: StudyRow,
+    n: int,
+    evaluator: str,
+    op_id: int | None,
+    timeout: float,
+) -> list[TrialRow]:
+    if n <= 0:
+        return []
+    mark_stale(session, study_id=study.id, timeout=timeout)
+    ids = (
+        select(TrialRow.id)
+        .where(
+            TrialRow.study_id == study.id,
+            TrialRow.state == TrialState.stale.value,
+            TrialRow.reoffered.is_(False),
+        )
+        .order_by(TrialRow.id)
+        .limit(n)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stale = session.execute(
+        update(TrialRow)
+        .where(TrialRow.id.in_(ids), TrialRow.reoffered.is_(False))
+        .values(reoffered=True)
+        .returning(TrialRow.params, TrialRow.strategy)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not stale:
+        return []
+    proposal = Proposal([p for p, _ in stale], strategies=[s or "reoffer" for _, s in stale])
+    return insert_suggested_trials(
+        session,
+        study=study,
+        proposal=proposal,
+        strategy="reoffer",
+        evaluators=[evaluator] * len(stale),
+        op_id=op_id,
+    )

@@ -1,0 +1,1 @@
+"""Domain: search space, encoding, trial states, snapshots and errors."""

@@ -1,0 +1,1 @@
+"""The dashboard: a static page served by the API and the JSON it reads."""

@@ -1,0 +1,1 @@
+"""Storage: ORM rows, transactions, queries and the job queue."""

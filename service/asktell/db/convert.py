@@ -1,0 +1,45 @@
+"""Rows → wire types."""
+
+from __future__ import annotations
+
+from asktell_client.types import Study, Trial
+
+from asktell.db.models import StudyRow, TrialRow
+
+
+def study_to_wire(
+    row: StudyRow, counts: dict[str, int] | None = None, best: dict[str, float] | None = None
+) -> Study:
+    return Study(
+        id=row.id,
+        name=row.name,
+        space=row.spec["space"],
+        objectives=row.spec["objectives"],
+        constraints=row.spec.get("constraints", []),
+        strategy=row.strategy,
+        settings=row.settings,
+        metadata=row.meta or {},
+        state=row.state,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        trial_counts=counts or {},
+        best_values=best,
+    )
+
+
+def trial_to_wire(row: TrialRow, intermediate: dict[int, dict[str, float]] | None = None) -> Trial:
+    return Trial(
+        id=row.id,
+        study_id=row.study_id,
+        state=row.state,
+        params=row.params,
+        values=row.values,
+        intermediate=intermediate or {},
+        failure_reason=row.failure_reason,
+        evaluator=row.evaluator,
+        strategy=row.strategy,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at,
+    )

@@ -1,0 +1,187 @@
+"""The suggestion job queue on the database: enqueue (merged per study), lease, finish.
+
+Rules on both engines:
+- at most one queued job per study (a partial unique index), so concurrent
+  asks of a study merge into one job;
+- at most one leased, unexpired job per study, so a study's suggestions are
+  computed one batch at a time with every pending point known;
+- a job whose lease expired (its worker died) is leased again;
+- PostgreSQL leases with FOR UPDATE SKIP LOCKED; SQLite relies on its single
+  writer (write transactions begin IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from asktell.core.states import JobState, OperationState
+from asktell.db.models import JobRow, OperationRow, WorkerRow, utcnow
+
+__all__ = [
+    "complete_job",
+    "enqueue_job",
+    "extend_lease",
+    "fail_job",
+    "lease_job",
+    "queue_depths",
+    "register_worker",
+    "release_job",
+    "touch_worker",
+]
+
+JOBS_CHANNEL = "asktell_jobs"
+MAX_ATTEMPTS = 3
+
+
+def enqueue_job(session: Session, *, study_id: int) -> None:
+    """Queue a suggestion job for the study unless one is already queued."""
+    dialect = session.get_bind().dialect.name
+    values = {
+        "study_id": study_id,
+        "kind": "suggest",
+        "state": JobState.queued.value,
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    where = text("state = 'queued'")
+    if dialect == "postgresql":
+        stmt = (
+            postgresql.insert(JobRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["study_id"], index_where=where)
+        )
+        session.execute(stmt)
+        session.execute(text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')"))
+    else:
+        stmt = (
+            sqlite.insert(JobRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["study_id"], index_where=where)
+        )
+        session.execute(stmt)
+
+
+def lease_job(session: Session, *, worker_id: str, lease_seconds: float) -> JobRow | None:
+    """Lease the oldest runnable job, or return None."""
+    now = utcnow()
+    other = aliased(JobRow)
+    busy = exists().where(
+        other.study_id == JobRow.study_id,
+        other.id != JobRow.id,
+        other.state == JobState.leased.value,
+        other.lease_expires_at >= now,
+    )
+    runnable = or_(
+        JobRow.state == JobState.queued.value,
+        and_(JobRow.state == JobState.leased.value, JobRow.lease_expires_at < now),
+    )
+    job = session.scalar(
+        select(JobRow)
+        .where(runnable, ~busy)
+        .order_by(JobRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if job is None:
+        return None
+    if job.attempts >= MAX_ATTEMPTS:
+        job.state = JobState.failed.value
+        job.error = job.error or "too many attempts (workers died or the job kept failing)"
+        job.finished_at = now
+        session.execute(
+            update(OperationRow)
+            .where(
+                OperationRow.study_id == job.study_id,
+                OperationRow.state == OperationState.waiting.value,
+            )
+            .values(state=OperationState.failed.value, error=job.error, done_at=now)
+        )
+        return job
+    job.state = JobState.leased.value
+    job.worker_id = worker_id
+    job.leased_at = now
+    job.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    job.attempts += 1
+    return job
+
+
+def extend_lease(session: Session, *, job_id: int, worker_id: str, lease_seconds: float) -> bool:
+    result = session.execute(
+        update(JobRow)
+        .where(
+            JobRow.id == job_id,
+            JobRow.worker_id == worker_id,
+            JobRow.state == JobState.leased.value,
+        )
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    )
+    return result.rowcount == 1
+
+
+def owns_lease(session: Session, *, job_id: int, worker_id: str) -> bool:
+    """Lock the job row and check this worker still holds its lease."""
+    job = session.scalar(select(JobRow).where(JobRow.id == job_id).with_for_update())
+    return job is not None and job.state == JobState.leased.value and job.worker_id == worker_id
+
+
+def complete_job(
+    session: Session,
+    *,
+    job_id: int,
+    compute_seconds: float | None = None,
+    strategy: str | None = None,
+) -> None:
+    session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id)
+        .values(
+            state=JobState.done.value,
+            finished_at=utcnow(),
+            compute_seconds=compute_seconds,
+            strategy=strategy,
+        )
+    )
+
+
+def fail_job(session: Session, *, job_id: int, error: str) -> None:
+    session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id)
+        .values(state=JobState.failed.value, finished_at=utcnow(), error=error[:2000])
+    )
+
+
+def release_job(session: Session, *, job_id: int, worker_id: str, error: str) -> None:
+    """Give a leased job back to the queue so another attempt can run it."""
+    session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.worker_id == worker_id)
+        .values(state=JobState.leased.value, lease_expires_at=utcnow(), error=error[:2000])
+    )
+
+
+def queue_depths(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(JobRow.state, func.count())
+        .where(JobRow.state.in_([JobState.queued.value, JobState.leased.value]))
+        .group_by(JobRow.state)
+    )
+    return {state: n for state, n in rows}
+
+
+def register_worker(session: Session, *, worker_id: str, host: str, device: str) -> None:
+    session.merge(
+        WorkerRow(
+            id=worker_id, host=host, device=device, started_at=utcnow(), heartbeat_at=utcnow()
+        )
+    )
+
+
+def touch_worker(session: Session, *, worker_id: str) -> None:
+    session.execute(
+        update(WorkerRow).where(WorkerRow.id == worker_id).values(heartbeat_at=utcnow())
+    )

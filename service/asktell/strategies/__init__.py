@@ -1,0 +1,1 @@
+"""Strategies: pure objects that turn a study snapshot into new points."""

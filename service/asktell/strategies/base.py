@@ -1,0 +1,63 @@
+"""The strategy contract every algorithm implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from asktell_client.types import ParamValue
+from pydantic import BaseModel, ConfigDict
+
+from asktell.core.snapshots import StudySnapshot
+
+__all__ = ["Proposal", "Strategy", "StrategyConfig"]
+
+
+class StrategyConfig(BaseModel):
+    """Base of every strategy's options; unknown options are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a strategy returns: `n` points and, for stateful ones, its new state.
+
+    `strategies` names, per point, the strategy that really produced it (a
+    composite such as `auto` delegates); `None` means this strategy.
+    """
+
+    points: list[dict[str, ParamValue]]
+    state: dict[str, Any] | None = None
+    strategies: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Strategy(ABC):
+    """Turns a read-only study snapshot into suggestions.
+
+    A strategy never touches the database or HTTP. `suggest` gets the snapshot,
+    how many points to return and the state it returned last time (`None` at
+    first), and returns a `Proposal`. Stateful strategies put everything they
+    need to continue into `Proposal.state` (a JSON document with a `version`),
+    so any worker can resume them after a crash.
+
+    `inline = True` means the strategy answers within milliseconds on a CPU and
+    may run in the API process; `needs_history = False` means it ignores the
+    trials, so the server need not load them.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    inline: ClassVar[bool] = False
+    needs_history: ClassVar[bool] = True
+    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+
+    def __init__(self, options: dict[str, Any] | None = None, device: str = "cpu"):
+        self.config = self.Config(**(options or {}))
+        self.device = device
+
+    @abstractmethod
+    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        """Return `n` points for `snapshot`."""

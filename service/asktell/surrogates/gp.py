@@ -1,0 +1,163 @@
+"""Exact Gaussian-process surrogates on unit-cube data (BoTorch, float64).
+
+`build_gp` makes a `SingleTaskGP` (or a `MixedSingleTaskGP` when there are
+unordered categorical dimensions) with `Normalize` on the unit cube and
+`Standardize` on the outputs. Several outputs (objectives and constraint
+slacks) share one batched model. `fit_gp` fits its hyperparameters by maximum
+marginal likelihood, optionally starting from hyperparameters exported by
+`export_hyperparameters` on an earlier fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import MixedSingleTaskGP, SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.constraints import GreaterThan
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
+from torch import Tensor
+
+__all__ = [
+    "NOISELESS_NOISE_FLOOR",
+    "NOISY_NOISE_FLOOR",
+    "build_gp",
+    "export_hyperparameters",
+    "fit_gp",
+    "load_hyperparameters",
+]
+
+NOISY_NOISE_FLOOR = 1e-4
+"""Lower bound on the inferred noise variance (standardized units) for noisy studies."""
+
+NOISELESS_NOISE_FLOOR = 1e-6
+"""Lower bound for studies marked not noisy: near-interpolation is allowed, not forced."""
+
+
+def _likelihood(batch_shape: torch.Size, noisy: bool) -> GaussianLikelihood:
+    """Inferred homoscedastic noise with BoTorch's LogNormal(-4, 1) prior."""
+    prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    floor = NOISY_NOISE_FLOOR if noisy else NOISELESS_NOISE_FLOOR
+    return GaussianLikelihood(
+        noise_prior=prior,
+        batch_shape=batch_shape,
+        noise_constraint=GreaterThan(floor, transform=None, initial_value=prior.mode),
+    )
+
+
+def build_gp(
+    X: Tensor,
+    Y: Tensor,
+    *,
+    cat_dims: Sequence[int] = (),
+    noisy: bool = False,
+) -> SingleTaskGP:
+    """An unfitted GP on unit-cube inputs.
+
+    Args:
+        X: A `n x d` tensor of training inputs in [0, 1]^d.
+        Y: A `n x m` tensor of training outputs (one column per outcome).
+        cat_dims: Indices of unordered categorical dimensions; with any, the
+            model is a `MixedSingleTaskGP` and `Normalize` skips them.
+        noisy: Whether observations are noisy (sets the noise floor).
+
+    Returns:
+        A `SingleTaskGP` (batched over the `m` outputs when `m > 1`).
+    """
+    d, m = X.shape[-1], Y.shape[-1]
+    batch_shape = torch.Size([m]) if m > 1 else torch.Size()
+    likelihood = _likelihood(batch_shape, noisy).to(X)
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(X)
+    outcome_transform = Standardize(m=m)
+    if cat_dims:
+        cont = [i for i in range(d) if i not in set(cat_dims)]
+        input_transform = Normalize(d=d, bounds=bounds, indices=cont) if cont else None
+        return MixedSingleTaskGP(
+            X,
+            Y,
+            cat_dims=list(cat_dims),
+            likelihood=likelihood,
+            outcome_transform=outcome_transform,
+            input_transform=input_transform,
+        )
+    return SingleTaskGP(
+        X,
+        Y,
+        likelihood=likelihood,
+        outcome_transform=outcome_transform,
+        input_transform=Normalize(d=d, bounds=bounds),
+    )
+
+
+def export_hyperparameters(model: torch.nn.Module) -> dict[str, list]:
+    """The model's raw hyperparameters as JSON-safe nested lists, keyed by name."""
+    return {name: p.detach().cpu().tolist() for name, p in model.named_parameters()}
+
+
+def load_hyperparameters(model: torch.nn.Module, hyperparameters: Mapping[str, Any]) -> bool:
+    """Copy exported hyperparameters into `model` when every name and shape matches.
+
+    Returns:
+        True if they were loaded, False if they did not fit this model (it is left as is).
+    """
+    params = dict(model.named_parameters())
+    if set(params) != set(hyperparameters):
+        return False
+    values = {}
+    for name, p in params.items():
+        try:
+            v = torch.as_tensor(hyperparameters[name], dtype=p.dtype, device=p.device)
+        except (TypeError, ValueError):
+            return False
+        if v.shape != p.shape or not torch.isfinite(v).all():
+            return False
+        values[name] = v
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(values[name])
+    return True
+
+
+def fit_gp(
+    X: Tensor,
+    Y: Tensor,
+    *,
+    cat_dims: Sequence[int] = (),
+    noisy: bool = False,
+    warm_start: Mapping[str, Any] | None = None,
+    maxiter: int | None = None,
+    timeout_sec: float | None = None,
+) -> tuple[SingleTaskGP, dict[str, Any]]:
+    """Build a GP and fit its hyperparameters by maximum marginal likelihood.
+
+    Args:
+        X: A `n x d` tensor of training inputs in [0, 1]^d.
+        Y: A `n x m` tensor of training outputs.
+        cat_dims: Indices of unordered categorical dimensions.
+        noisy: Whether observations are noisy.
+        warm_start: Hyperparameters from `export_hyperparameters` to start the
+            fit from; ignored when they do not match the model.
+        maxiter: Cap on L-BFGS-B iterations per fit attempt.
+        timeout_sec: Cap on the time of the fit.
+
+    Returns:
+        The fitted model in eval mode and info: `warm_started` (bool).
+    """
+    model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
+    warm = bool(warm_start) and load_hyperparameters(model, warm_start)
+    options: dict[str, Any] = {}
+    if maxiter is not None:
+        options["maxiter"] = maxiter
+    optimizer_kwargs: dict[str, Any] = {"options": options}
+    if timeout_sec is not None:
+        optimizer_kwargs["timeout_sec"] = timeout_sec
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    fit_gpytorch_mll(mll, optimizer_kwargs=optimizer_kwargs)
+    model.eval()
+    return model, {"warm_started": warm}

@@ -1,0 +1,1 @@
+"""Strategy workers: lease suggestion jobs and write their trials."""
