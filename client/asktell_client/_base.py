@@ -87,10 +87,14 @@ class BaseClient:
         )
 
     def _retry_delay(
-        self, attempt: int, response: httpx.Response | None, error: Exception | None
+        self,
+        attempt: int,
+        response: httpx.Response | None,
+        error: Exception | None,
+        max_retries: int | None = None,
     ) -> float | None:
         """Seconds to wait before another try, or None to stop here."""
-        if attempt >= self.max_retries:
+        if attempt >= (self.max_retries if max_retries is None else max_retries):
             return None
         if response is None:
             delay = _retry.backoff(attempt)
@@ -158,11 +162,6 @@ def _describe(status: int, body: Any) -> tuple[str, str | None, str]:
 def parse(model: type[M], response: httpx.Response) -> M:
     """Decode a JSON response body into a wire model."""
     return model.model_validate_json(response.content)
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    """A wire model as a JSON-ready dict."""
-    return model.model_dump(mode="json")
 
 
 def _at_least(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:

@@ -68,6 +68,7 @@ class Client(BaseClient):
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> httpx.Response:
         """Send one logical request, retrying it with the same idempotency key."""
         request = self._build_request(
@@ -82,7 +83,7 @@ class Client(BaseClient):
                 response = self._http.send(request)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, request)
-            delay = self._retry_delay(attempt, response, error)
+            delay = self._retry_delay(attempt, response, error, max_retries)
             if delay is None:
                 return self._finish(response, error)
             if response is not None:
@@ -145,6 +146,7 @@ class AsyncClient(BaseClient):
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> httpx.Response:
         """Send one logical request, retrying it with the same idempotency key."""
         request = self._build_request(
@@ -159,7 +161,7 @@ class AsyncClient(BaseClient):
                 response = await self._http.send(request)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, request)
-            delay = self._retry_delay(attempt, response, error)
+            delay = self._retry_delay(attempt, response, error, max_retries)
             if delay is None:
                 return self._finish(response, error)
             if response is not None:

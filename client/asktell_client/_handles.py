@@ -310,6 +310,12 @@ class TrialHandle(_TrialBase):
             self._client._request("POST", f"/v1/trials/{self.id}:heartbeat")
         )
 
+    def _background_beat(self) -> HeartbeatResponse:
+        """A heartbeat without retries: the next one comes soon anyway."""
+        return self._after_heartbeat(
+            self._client._request("POST", f"/v1/trials/{self.id}:heartbeat", max_retries=0)
+        )
+
     def _stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.stop()
@@ -317,7 +323,7 @@ class TrialHandle(_TrialBase):
 
     def __enter__(self) -> TrialHandle:
         if self._heartbeat is None and not self._told:
-            self._heartbeat = Heartbeat(self.heartbeat, self.heartbeat_interval, self.id)
+            self._heartbeat = Heartbeat(self._background_beat, self.heartbeat_interval, self.id)
             self._heartbeat.start()
         return self
 
@@ -501,6 +507,13 @@ class AsyncTrialHandle(_TrialBase):
         response = await self._client._request("POST", f"/v1/trials/{self.id}:heartbeat")
         return self._after_heartbeat(response)
 
+    async def _background_beat(self) -> HeartbeatResponse:
+        """A heartbeat without retries: the next one comes soon anyway."""
+        response = await self._client._request(
+            "POST", f"/v1/trials/{self.id}:heartbeat", max_retries=0
+        )
+        return self._after_heartbeat(response)
+
     async def _stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
             beat, self._heartbeat = self._heartbeat, None
@@ -508,8 +521,9 @@ class AsyncTrialHandle(_TrialBase):
 
     async def __aenter__(self) -> AsyncTrialHandle:
         if self._heartbeat is None and not self._told:
-            self._heartbeat = AsyncHeartbeat(self.heartbeat, self.heartbeat_interval, self.id)
-            self._heartbeat.start()
+            beat = AsyncHeartbeat(self._background_beat, self.heartbeat_interval, self.id)
+            self._heartbeat = beat
+            beat.start()
         return self
 
     async def __aexit__(

@@ -6,20 +6,17 @@ import math
 import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
 from typing import Any
 
-from ._base import dump
+from pydantic import BaseModel
+
 from .types import (
-    AskRequest,
     ObjectiveSpec,
-    ReportRequest,
     StrategySpec,
     Study,
-    StudyCreate,
     StudySettings,
-    StudyUpdate,
-    TellRequest,
-    TrialCreate,
+    StudyState,
     TrialState,
 )
 
@@ -32,6 +29,19 @@ POLL_MAX = 5.0
 Values = Mapping[str, float] | Sequence[float] | float
 
 
+def jsonable(obj: Any) -> Any:
+    """Plain JSON data from wire models, mappings and sequences (models dumped in full)."""
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
 def study_create_body(
     *,
     name: str,
@@ -42,19 +52,22 @@ def study_create_body(
     settings: Mapping[str, Any] | StudySettings | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A validated `StudyCreate` body; objectives may be names or a {name: direction} map."""
+    """A `StudyCreate` body; objectives may be names or a {name: direction} map.
+
+    The server validates it and names the offending field in a 422.
+    """
     fields: dict[str, Any] = {"name": name, "space": list(space)}
     if objectives is not None:
         fields["objectives"] = _objectives(objectives)
     if constraints is not None:
         fields["constraints"] = list(constraints)
     if strategy is not None:
-        fields["strategy"] = {"name": strategy} if isinstance(strategy, str) else strategy
+        fields["strategy"] = _strategy(strategy)
     if settings is not None:
         fields["settings"] = settings
     if metadata is not None:
-        fields["metadata"] = dict(metadata)
-    return dump(StudyCreate.model_validate(fields))
+        fields["metadata"] = metadata
+    return jsonable(fields)
 
 
 def _objectives(objectives: Any) -> list[Any]:
@@ -65,11 +78,15 @@ def _objectives(objectives: Any) -> list[Any]:
     return [{"name": o} if isinstance(o, str) else o for o in objectives]
 
 
+def _strategy(strategy: str | Mapping[str, Any] | StrategySpec) -> Any:
+    return {"name": strategy} if isinstance(strategy, str) else strategy
+
+
 def study_update_body(
     current: Study,
     *,
     strategy: str | Mapping[str, Any] | StrategySpec | None = None,
-    state: str | None = None,
+    state: str | StudyState | None = None,
     settings: Mapping[str, Any] | StudySettings | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -77,55 +94,68 @@ def study_update_body(
     a `StudySettings` object replaces them."""
     fields: dict[str, Any] = {}
     if strategy is not None:
-        fields["strategy"] = {"name": strategy} if isinstance(strategy, str) else strategy
+        fields["strategy"] = _strategy(strategy)
     if state is not None:
         fields["state"] = state
     if settings is not None:
         if isinstance(settings, Mapping):
-            settings = {**current.settings.model_dump(), **settings}
+            settings = {**current.settings.model_dump(mode="json"), **settings}
         fields["settings"] = settings
     if metadata is not None:
-        fields["metadata"] = dict(metadata)
+        fields["metadata"] = metadata
     if not fields:
         raise ValueError("update: give at least one of strategy, state, settings, metadata")
-    return StudyUpdate.model_validate(fields).model_dump(mode="json", exclude_none=True)
+    return jsonable(fields)
 
 
 def ask_body(
     count: int, *, request_id: str, evaluator: str | None = None, wait: float | None = None
 ) -> dict[str, Any]:
     """An `AskRequest` body; `request_id` lets the server drop duplicate asks."""
-    fields: dict[str, Any] = {"count": count, "request_id": request_id, "wait": wait}
+    body: dict[str, Any] = {"count": count, "request_id": request_id}
     if evaluator is not None:
-        fields["evaluator"] = evaluator
-    return dump(AskRequest.model_validate(fields))
+        body["evaluator"] = evaluator
+    if wait is not None:
+        body["wait"] = wait
+    return body
 
 
 def trial_create_body(params: Mapping[str, Any], values: Any, study: Study) -> dict[str, Any]:
     """A `TrialCreate` body; `values` takes the same forms as in a tell."""
-    known = None if values is None else normalize_values(values, study.objectives)
-    return dump(TrialCreate(params=dict(params), values=known))
+    body: dict[str, Any] = {"params": jsonable(params)}
+    if values is not None:
+        body["values"] = normalize_values(values, study.objectives)
+    return body
 
 
 def tell_body(values: Any, study: Study) -> dict[str, Any]:
     """Body of a completed tell."""
-    return dump(TellRequest(state="completed", values=normalize_values(values, study.objectives)))
+    return {"state": "completed", "values": normalize_values(values, study.objectives)}
 
 
 def fail_body(reason: str) -> dict[str, Any]:
     """Body of a failed tell; the reason is cut to what the server accepts."""
-    return dump(TellRequest(state="failed", reason=_clip(reason)))
+    return {"state": "failed", "reason": _clip(str(reason))}
 
 
 def stop_body(values: Any, reason: str | None, study: Study) -> dict[str, Any]:
-    """Body of a stopped tell, optionally with the last values."""
-    known = None if values is None else normalize_values(values, study.objectives)
-    return dump(TellRequest(state="stopped", values=known, reason=_clip(reason)))
+    """Body of a stopped tell, optionally with the last values and a reason."""
+    body: dict[str, Any] = {"state": "stopped"}
+    if values is not None:
+        body["values"] = normalize_values(values, study.objectives)
+    if reason is not None:
+        body["reason"] = _clip(reason)
+    return body
 
 
 def report_body(step: int, values: Any, study: Study) -> dict[str, Any]:
     """Body of an intermediate report."""
-    return dump(ReportRequest(step=step, values=normalize_values(values, study.objectives)))
+    return {"step": step, "values": normalize_values(values, study.objectives)}
+
+
+def export_body(export: Any) -> dict[str, Any]:
+    """An import body from a `StudyExport` or its JSON form."""
+    return jsonable(export)
 
 
 def normalize_values(values: Any, objectives: Sequence[ObjectiveSpec]) -> dict[str, float]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncHeartbeat", "Heartbeat", "optimize_async", "optimize_sync"]
 
 MAX_EVALUATOR_LENGTH = 128
+STOP_CODES = frozenset({"budget_exhausted", "study_done"})
 
 
 # --------------------------------------------------------------------------- heartbeats
@@ -275,9 +276,22 @@ def _evaluate(trial: TrialHandle, fn: Callable[[dict[str, Any]], Any], study: St
         return trial.tell(values)
 
 
+def _out_of_trials(err: ConflictError) -> bool:
+    """Whether an ask was refused because the study will hand out no more trials."""
+    if err.code in STOP_CODES:
+        log.info("optimize stops: %s", err.message)
+        return True
+    return False
+
+
 def _work(study: StudyHandle, fn: Callable[..., Any], budget: _Budget, evaluator: str) -> None:
     while budget.claim():
-        trials = study.ask(1, evaluator=evaluator)
+        try:
+            trials = study.ask(1, evaluator=evaluator)
+        except ConflictError as err:
+            if not _out_of_trials(err):
+                raise
+            trials = []
         if not trials:
             budget.finish()
             return
@@ -345,7 +359,12 @@ async def _awork(
     study: AsyncStudyHandle, fn: Callable[..., Any], budget: _Budget, evaluator: str
 ) -> None:
     while budget.claim():
-        trials = await study.ask(1, evaluator=evaluator)
+        try:
+            trials = await study.ask(1, evaluator=evaluator)
+        except ConflictError as err:
+            if not _out_of_trials(err):
+                raise
+            trials = []
         if not trials:
             budget.finish()
             return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _payloads as P
-from ._base import dump, parse
+from ._base import parse
 from ._handles import AsyncStudyHandle, AsyncTrialHandle, StudyHandle, TrialHandle
 from .errors import NotFoundError
 from .types import Study, StudyExport, StudyPage, Trial
@@ -51,11 +51,6 @@ def _pick(page: StudyPage, name: str, response: httpx.Response) -> Study:
         f"no study named {name!r}", status_code=404, code="study_not_found",
         field="name", response=response,
     )
-
-
-def _import_body(export: StudyExport | Mapping[str, Any]) -> dict[str, Any]:
-    model = export if isinstance(export, StudyExport) else StudyExport.model_validate(export)
-    return dump(model)
 
 
 class Studies:
@@ -117,7 +112,7 @@ class Studies:
 
     def import_(self, export: StudyExport | Mapping[str, Any]) -> StudyHandle:
         """Create a study from an export (`StudyHandle.export()`), history included."""
-        response = self._client._request("POST", "/v1/studies:import", json=_import_body(export))
+        response = self._client._request("POST", "/v1/studies:import", json=P.export_body(export))
         return StudyHandle(self._client, parse(Study, response))
 
 
@@ -192,7 +187,7 @@ class AsyncStudies:
 
     async def import_(self, export: StudyExport | Mapping[str, Any]) -> AsyncStudyHandle:
         """Create a study from an export, history included."""
-        body = _import_body(export)
+        body = P.export_body(export)
         response = await self._client._request("POST", "/v1/studies:import", json=body)
         return AsyncStudyHandle(self._client, parse(Study, response))
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
 __all__ = [
     "AskRequest",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
-ParamValue = Union[bool, int, float, str]
+ParamValue = bool | int | float | str
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
@@ -141,7 +141,7 @@ class FixedParam(_ParamBase):
 
 
 Param = Annotated[
-    Union[FloatParam, IntParam, CategoricalParam, FixedParam], Field(discriminator="type")
+    FloatParam | IntParam | CategoricalParam | FixedParam, Field(discriminator="type")
 ]
 
 
@@ -304,7 +304,7 @@ class TrialCreate(_Strict):
     """A trial added by hand, optionally with its result already known."""
 
     params: dict[str, ParamValue]
-    values: dict[str, float] | None = None
+    values: dict[str, StrictFloat] | None = None
 
 
 class AskRequest(_Strict):
@@ -333,7 +333,7 @@ class TellRequest(_Strict):
     """Finish a trial: `completed` with values, `failed` with a reason, or `stopped` early."""
 
     state: Literal["completed", "failed", "stopped"] = "completed"
-    values: dict[str, float] | None = None
+    values: dict[str, StrictFloat] | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -347,7 +347,7 @@ class TellRequest(_Strict):
 
 class ReportRequest(_Strict):
     step: int = Field(ge=0, lt=2**31)
-    values: dict[str, float] = Field(min_length=1)
+    values: dict[str, StrictFloat] = Field(min_length=1)
 
 
 class ReportResponse(_Open):

@@ -8,10 +8,10 @@ caller waits a bounded time for a worker to finish it.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from asktell_client.types import AskRequest
+from asktell_client.types import AskRequest, FloatParam
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ from asktell.db import repository as repo
 from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
 from asktell.db.session import Database
-from asktell.strategies.base import Proposal
+from asktell.strategies.base import Proposal, Strategy
 from asktell.strategies.registry import get_strategy
 
 __all__ = ["AskOutcome", "StateConflict", "insert_suggested_trials", "start_ask"]
@@ -89,30 +89,8 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
 
     cls = get_strategy(definition.strategy.name)
     if cls.inline:
-        strategy = cls(definition.strategy.options)
-        snapshot = repo.load_snapshot(
-            session, study=study, with_history=cls.needs_history, nonce=secrets.randbits(63)
-        )
-        state, version = repo.get_strategy_state(session, study_id=study.id, strategy=cls.name)
-        with metrics.SUGGEST_SECONDS.labels(cls.name).time():
-            proposal = strategy.suggest(snapshot, remaining, state)
-        if proposal.state is not None and not repo.set_strategy_state(
-            session,
-            study_id=study.id,
-            strategy=cls.name,
-            state=proposal.state,
-            expected_version=version,
-        ):
-            raise StateConflict
-        new = insert_suggested_trials(
-            session,
-            study=study,
-            proposal=proposal,
-            strategy=cls.name,
-            evaluators=[req.evaluator] * remaining,
-            op_id=op_id,
-            now=now,
-        )
+        new = _suggest_inline(session, study=study, cls=cls, n=remaining, evaluator=req.evaluator,
+                              op_id=op_id, now=now)
         return AskOutcome(handed + new, op_id)
 
     if op_id is None:
@@ -126,6 +104,65 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     )
     enqueue_job(session, study_id=study.id)
     return AskOutcome(handed, op_id, done=False)
+
+
+def _suggest_inline(
+    session: Session, *, study: StudyRow, cls: type[Strategy], n: int, evaluator: str,
+    op_id: int | None, now,
+) -> list[TrialRow]:
+    """Run a cheap strategy in this transaction, skipping points that open trials hold."""
+    definition = repo.definition_of(study)
+    space = definition.space
+    strategy = cls(definition.strategy.options)
+    state, version = repo.get_strategy_state(session, study_id=study.id, strategy=cls.name)
+    snapshot = repo.load_snapshot(session, study=study, with_history=cls.needs_history)
+    repeats = definition.settings.allow_repeats
+    # Collisions need a space without an always-active float parameter.
+    may_collide = not repeats and not any(
+        isinstance(p, FloatParam) and p.condition is None for p in space
+    )
+    points: list[dict] = []
+    sources: list[str] = []
+    seen: set[str] = set()
+    new_state = state
+    for _ in range(MAX_ATTEMPTS):
+        snapshot = replace(snapshot, nonce=secrets.randbits(63))
+        with metrics.SUGGEST_SECONDS.labels(cls.name).time():
+            need = n - len(points)
+            proposal = strategy.suggest(snapshot, max(4 * need, 32) if may_collide else need,
+                                        new_state)
+        new_state = proposal.state if proposal.state is not None else new_state
+        keys = [space.point_key(p) for p in proposal.points]
+        taken = _open_keys(session, study_id=study.id, keys=keys) if may_collide else set()
+        for i, (point, key) in enumerate(zip(proposal.points, keys, strict=True)):
+            if len(points) < n and (repeats or (key not in seen and key not in taken)):
+                seen.add(key)
+                points.append(point)
+                sources.append(proposal.strategies[i] if proposal.strategies else cls.name)
+        if len(points) == n or not may_collide:
+            break
+    if not points:
+        raise Conflict("every point of the space is held by an open trial", code="space_exhausted")
+    if new_state is not None and new_state is not state and not repo.set_strategy_state(
+        session, study_id=study.id, strategy=cls.name, state=new_state, expected_version=version
+    ):
+        raise StateConflict
+    return insert_suggested_trials(
+        session, study=study, proposal=Proposal(points[:n], strategies=sources[:n]),
+        strategy=cls.name, evaluators=[evaluator] * len(points[:n]), op_id=op_id, now=now,
+    )
+
+
+def _open_keys(session: Session, *, study_id: int, keys: list[str]) -> set[str]:
+    return set(
+        session.scalars(
+            select(TrialRow.point_key).where(
+                TrialRow.study_id == study_id,
+                TrialRow.point_key.in_(keys),
+                TrialRow.state.in_([TrialState.pending.value, TrialState.running.value]),
+            )
+        )
+    )
 
 
 def answer_with_fallback(db: Database, *, op_id: int) -> bool:

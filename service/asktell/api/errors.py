@@ -62,6 +62,10 @@ def validation_field_and_message(err: dict) -> tuple[str | None, str]:
     if m:
         field = f"{field}.{m.group(1)}" if field else m.group(1)
         msg = m.group(2)
+    if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        field = f"{field}.type" if field else "type"
+    elif err.get("type") == "model_attributes_type" and field is None:
+        field = "body"
     if err.get("type") == "json_invalid":
         field, msg = "body", f"malformed JSON: {err.get('ctx', {}).get('error', msg)}"
     elif err.get("type") == "missing" and field is None:

@@ -144,7 +144,8 @@ def fit_gp(
         warm_start: Hyperparameters from `export_hyperparameters` to start the
             fit from; ignored when they do not match the model.
         maxiter: Cap on L-BFGS-B iterations per fit attempt.
-        timeout_sec: Cap on the time of the fit.
+        timeout_sec: Cap on the time of the fit (single-output models only; BoTorch
+            fits the outputs of a batched model independently and without a timeout).
 
     Returns:
         The fitted model in eval mode and info: `warm_started` (bool).
@@ -155,7 +156,7 @@ def fit_gp(
     if maxiter is not None:
         options["maxiter"] = maxiter
     optimizer_kwargs: dict[str, Any] = {"options": options}
-    if timeout_sec is not None:
+    if timeout_sec is not None and Y.shape[-1] == 1:  # batched fits take no timeout
         optimizer_kwargs["timeout_sec"] = timeout_sec
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     fit_gpytorch_mll(mll, optimizer_kwargs=optimizer_kwargs)

@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 import asktell_client as at
+import pytest
 from asktell_client import loop
 from asktell_client._payloads import heartbeat_interval
 
@@ -48,13 +47,14 @@ def test_with_trial_sends_heartbeats_until_told(client: at.Client, server: Any) 
 
 
 def test_heartbeats_survive_errors_and_stop_on_terminal_state(
-    client: at.Client, server: Any
+    client: at.Client, server: Any, sleeps: list[float]
 ) -> None:
     study = client.studies.create("s", server.SPACE, settings=FAST_BEATS)
     trial = study.ask()[0]
-    server.fault("POST", r"/v1/trials/\d+:heartbeat", server.error(500, "boom", "x"))
+    server.fault("POST", r"/v1/trials/\d+:heartbeat", server.error(503, "busy", "x"))
     with trial:
         assert _wait_for(lambda: _beats(server, trial.id) >= 3)
+        assert sleeps == []  # background heartbeats are not retried
         server.trials[trial.id]["state"] = "completed"  # told by someone else
         beat = trial._heartbeat
         assert beat is not None and _wait_for(lambda: not beat._thread.is_alive())
@@ -127,6 +127,14 @@ def test_optimize_fails_non_finite_results(client: at.Client, server: Any) -> No
     told = study.optimize(lambda p: float("nan"), n_trials=2, show_progress=False)
     assert [t.state for t in told] == [at.TrialState.failed] * 2
     assert "not a finite number" in (told[0].failure_reason or "")
+
+
+def test_optimize_stops_when_budget_is_used_up(client: at.Client, server: Any) -> None:
+    study = client.studies.create("s", server.SPACE)
+    study.optimize(lambda p: 1.0, n_trials=2, show_progress=False)
+    server.fault("POST", r".*trials:ask", server.error(409, "budget_exhausted", "used up"))
+    assert study.optimize(lambda p: 1.0, n_trials=3, show_progress=False) == []
+    assert len(server.trials) == 2
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])

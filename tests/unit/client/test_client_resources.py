@@ -5,33 +5,47 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytest
-
 import asktell_client as at
+import pytest
 
 TWO_OBJECTIVES = {"loss": "minimize", "acc": "maximize"}
 
 
-def test_create_sends_a_full_valid_body(client: at.Client, server: Any) -> None:
+def test_create_shorthands(client: at.Client, server: Any) -> None:
     study = client.studies.create(
         "demo", server.SPACE, objectives=TWO_OBJECTIVES, strategy="sobol",
         settings={"heartbeat_timeout": 60}, metadata={"owner": "me"},
     )
     body = server.calls_to("POST", "/v1/studies")[0].body
     assert body["objectives"] == [
-        {"name": "loss", "direction": "minimize", "threshold": None},
-        {"name": "acc", "direction": "maximize", "threshold": None},
+        {"name": "loss", "direction": "minimize"},
+        {"name": "acc", "direction": "maximize"},
     ]
-    assert body["strategy"] == {"name": "sobol", "options": {}}
+    assert body["strategy"] == {"name": "sobol"}
     assert body["space"][0]["type"] == "float"
     assert study.data.settings.heartbeat_timeout == 60
     assert isinstance(study.data, at.Study) and study.name == "demo"
 
 
-def test_create_rejects_bad_space_before_sending(client: at.Client, server: Any) -> None:
-    with pytest.raises(ValueError, match="greater than low"):
+def test_create_accepts_models(client: at.Client, server: Any) -> None:
+    study = client.studies.create(
+        "m", [at.FloatParam(name="x", low=0, high=1), at.IntParam(name="n", low=1, high=4)],
+        objectives=[at.ObjectiveSpec(name="loss", direction=at.Direction.maximize)],
+        strategy=at.StrategySpec(name="gp", options={"q": 2}),
+        settings=at.StudySettings(seed=3),
+    )
+    body = server.calls_to("POST", "/v1/studies")[0].body
+    assert [p["type"] for p in body["space"]] == ["float", "int"]
+    assert body["objectives"][0]["direction"] == "maximize"
+    assert study.data.strategy.options == {"q": 2} and study.data.settings.seed == 3
+
+
+def test_invalid_input_comes_back_as_422_naming_the_field(client: at.Client, server: Any) -> None:
+    with pytest.raises(at.UnprocessableEntityError) as info:
         client.studies.create("bad", [{"name": "x", "type": "float", "low": 1, "high": 0}])
-    assert server.calls == []
+    assert info.value.field is not None and info.value.field.startswith("space.0")
+    assert "greater than low" in info.value.message
+    assert len(server.calls) == 1
 
 
 def test_get_by_id_and_by_name(client: at.Client, server: Any) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asktell_client as at
 import httpx
 import pytest
-
-import asktell_client as at
 from asktell_client import _retry
 
 
@@ -45,7 +44,8 @@ def test_retry_after_parsing() -> None:
 
 
 def test_503_is_retried_with_backoff(client: at.Client, server: Any, sleeps: list[float]) -> None:
-    server.fault("GET", "/v1/strategies", server.error(503, "busy", "x"), server.error(503, "b", "x"))
+    busy = server.error(503, "busy", "x")
+    server.fault("GET", "/v1/strategies", busy, server.error(503, "busy", "x"))
     assert client.strategies()[0].name == "random"
     assert len(server.calls_to("GET", "/v1/strategies")) == 3
     assert len(sleeps) == 2

@@ -53,6 +53,14 @@ def list_studies(
     return StudyPage(items=items, next_cursor=next_cursor)
 
 
+@router.get("/studies/{study_id}:export", response_model=StudyExport)
+def export_study(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> StudyExport:
+    """The whole study as one JSON document that `:import` takes back unchanged."""
+    with ctx.db.read() as session:
+        row = repo.get_study(session, project_id=caller.project_id, study_id=study_id)
+        return repo.export_study(session, row=row)
+
+
 @router.get("/studies/{study_id}", response_model=Study)
 def read_study(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Study:
     """Read one study with its trial counts and best values."""
@@ -79,14 +87,6 @@ def delete_study(study_id: StudyId, caller: WriterDep, ctx: ContextDep) -> Respo
         row = repo.get_study(session, project_id=caller.project_id, study_id=study_id, lock=True)
         repo.delete_study(session, row=row)
     return Response(status_code=204)
-
-
-@router.get("/studies/{study_id}:export", response_model=StudyExport)
-def export_study(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> StudyExport:
-    """The whole study as one JSON document that `:import` takes back unchanged."""
-    with ctx.db.read() as session:
-        row = repo.get_study(session, project_id=caller.project_id, study_id=study_id)
-        return repo.export_study(session, row=row)
 
 
 @router.post("/studies:import", status_code=201, response_model=Study)

@@ -1,0 +1,525 @@
+"""The pipeline every model-based strategy shares.
+
+encode trials → fit a surrogate (a BoTorch `Model`) → build an acquisition
+function that sees the pending points → optimize it in the unit cube → snap
+discrete dimensions → decode. A subclass supplies only `fit`; the GP, BNN and
+PFN strategies differ in nothing else.
+
+Acquisition, by study shape (all outcomes are maximized, constraint slacks
+`<= 0` are feasible):
+- no completed point is feasible yet: `qLogProbabilityOfFeasibility`;
+- one objective: `qLogNoisyExpectedImprovement`;
+- two to four objectives: `qLogNoisyExpectedHypervolumeImprovement`, with the
+  reference point from the objectives' `threshold`s, else inferred;
+- more: `qLogNParEGO`.
+
+A batch of `n` is chosen greedily: each chosen point joins `X_pending` for the
+next. Too little data (fewer than `min_completed` trials or constant
+objectives) or a failing fit falls back to Sobol points, recorded per point
+in `Proposal.strategies`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+import time
+from abc import abstractmethod
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement, qLogProbabilityOfFeasibility
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.acquisition.objective import GenericMCObjective
+from botorch.models.model import Model
+from botorch.optim import (
+    optimize_acqf,
+    optimize_acqf_discrete,
+    optimize_acqf_mixed,
+    optimize_acqf_mixed_alternating,
+)
+from botorch.optim.optimize_mixed import ALTERNATING_OPTIMIZER_THRESHOLD
+from botorch.sampling import SobolQMCNormalSampler
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
+from botorch.utils.multi_objective.pareto import is_non_dominated
+from botorch.utils.sampling import manual_seed
+from pydantic import Field
+from torch import Tensor
+
+from asktell.core.encoding import SpaceEncoder
+from asktell.core.snapshots import StudySnapshot, TrialRecord
+from asktell.strategies.base import Proposal, Strategy, StrategyConfig
+from asktell.strategies.sobol import sobol_points
+
+__all__ = [
+    "FitResult",
+    "ModelBasedConfig",
+    "ModelBasedStrategy",
+    "TrainingData",
+    "ask_seed",
+    "build_acquisition",
+    "select_history",
+    "training_data",
+]
+
+logger = logging.getLogger(__name__)
+
+DTYPE = torch.double
+FALLBACK = "sobol"
+
+
+class ModelBasedConfig(StrategyConfig):
+    """Options shared by every model-based strategy."""
+
+    num_restarts: int = Field(default=4, ge=1, le=128, description="L-BFGS-B starts per point.")
+    raw_samples: int = Field(
+        default=256, ge=8, le=16384, description="Quasi-random points scored to pick the starts."
+    )
+    maxiter: int = Field(default=100, ge=1, le=10_000, description="L-BFGS-B iterations per start.")
+    mc_samples: int = Field(
+        default=64, ge=8, le=4096, description="QMC samples of the MC acquisition function."
+    )
+    max_history: int = Field(
+        default=1000,
+        ge=10,
+        description="Fit on at most this many completed trials (best ones plus a random rest).",
+    )
+    min_completed: int = Field(
+        default=2, ge=1, description="Below this many completed trials, suggest Sobol points."
+    )
+    timeout_sec: float = Field(
+        default=10.0, gt=0, description="Time budget of the acquisition optimization per ask."
+    )
+    max_enumerate: int = Field(
+        default=2048,
+        ge=0,
+        description="Fully discrete spaces up to this size are scored exhaustively.",
+    )
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Completed trials in the unit cube, ready for a surrogate.
+
+    Attributes:
+        X: A `n x d` tensor of inputs in [0, 1]^d.
+        Y: A `n x m` tensor of objectives, signed so that larger is better.
+        C: A `n x c` tensor of constraint slacks; `<= 0` is feasible.
+        X_pending: A `p x d` tensor of points out for evaluation.
+    """
+
+    X: Tensor
+    Y: Tensor
+    C: Tensor
+    X_pending: Tensor
+
+    @property
+    def train_Y(self) -> Tensor:
+        """`n x (m + c)`: the outputs the surrogate models, objectives first."""
+        return torch.cat([self.Y, self.C], dim=-1)
+
+    @property
+    def feasible(self) -> Tensor:
+        """`n`-dim bool tensor: all constraints satisfied."""
+        return (self.C <= 0).all(dim=-1)
+
+
+@dataclass
+class FitResult:
+    """A fitted surrogate, the state to keep for the next ask and what to report."""
+
+    model: Model
+    state: dict[str, Any] | None = None
+    info: dict[str, Any] | None = None
+
+
+def ask_seed(snapshot: StudySnapshot) -> int:
+    """A seed that is the same for the same snapshot and moves on as trials are added."""
+    return (snapshot.seed * 1_000_003 + snapshot.n_trials) % (2**31 - 1)
+
+
+def _usable(snapshot: StudySnapshot) -> list[TrialRecord]:
+    """Completed trials that carry a finite value for every objective and constraint."""
+    names = [o.name for o in snapshot.objectives] + [c.name for c in snapshot.constraints]
+    out = []
+    for t in snapshot.completed:
+        values = t.values or {}
+        if all(k in values and math.isfinite(values[k]) for k in names):
+            out.append(t)
+    return out
+
+
+def training_data(
+    snapshot: StudySnapshot, encoder: SpaceEncoder, device: str | torch.device = "cpu"
+) -> TrainingData:
+    """Encode the usable completed trials and the pending ones; failed trials are left out."""
+    usable = replace(snapshot, completed=_usable(snapshot))
+    tensor = {"dtype": DTYPE, "device": device}
+    X = encoder.encode([t.params for t in usable.completed]).reshape(-1, encoder.d)
+    X_pending = encoder.encode([t.params for t in snapshot.pending]).reshape(-1, encoder.d)
+    return TrainingData(
+        X=torch.as_tensor(X, **tensor),
+        Y=torch.as_tensor(usable.objective_matrix(maximize=True), **tensor),
+        C=torch.as_tensor(usable.constraint_matrix(), **tensor),
+        X_pending=torch.as_tensor(X_pending, **tensor),
+    )
+
+
+def select_history(data: TrainingData, cap: int, seed: int) -> np.ndarray:
+    """Indices of at most `cap` training points: the best quarter, then a random rest.
+
+    "Best" means feasible first, then the highest objective (one objective) or
+    non-dominated (several).
+    """
+    n = data.X.shape[0]
+    if n <= cap:
+        return np.arange(n)
+    Y, feasible = data.Y.cpu(), data.feasible.cpu()
+    if Y.shape[-1] == 1:
+        score = Y[:, 0].clone()
+        score[~feasible] = -math.inf
+        order = torch.argsort(score, descending=True, stable=True).numpy()
+    else:
+        front = torch.zeros(n, dtype=torch.bool)
+        if feasible.any():
+            front[feasible] = is_non_dominated(Y[feasible])
+        order = np.concatenate([np.flatnonzero(front.numpy()), np.flatnonzero(~front.numpy())])
+    best = order[: cap // 4]
+    rest = np.setdiff1d(np.arange(n), best)
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(rest, size=cap - len(best), replace=False)
+    return np.sort(np.concatenate([best, picked]))
+
+
+def _column(j: int):
+    def pick(Z: Tensor, X: Tensor | None = None) -> Tensor:
+        return Z[..., j]
+
+    return pick
+
+
+def reference_point(snapshot: StudySnapshot, Y: Tensor, feasible: Tensor) -> Tensor:
+    """Hypervolume reference point (maximization signs): thresholds where given, else inferred."""
+    Y_ok = Y[feasible] if feasible.any() else Y
+    ref = infer_reference_point(Y_ok[is_non_dominated(Y_ok)])
+    for i, o in enumerate(snapshot.objectives):
+        if o.threshold is not None:
+            ref[i] = o.threshold if o.direction.value == "maximize" else -o.threshold
+    return ref
+
+
+def build_acquisition(
+    model: Model,
+    data: TrainingData,
+    snapshot: StudySnapshot,
+    X_pending: Tensor | None,
+    sampler: SobolQMCNormalSampler,
+) -> tuple[AcquisitionFunction, str]:
+    """The acquisition function for this study's shape (see the module docstring).
+
+    Args:
+        model: A surrogate with `m + c` outputs, objectives first.
+        data: The training data the model was fit on (`X` is the baseline).
+        snapshot: The study, for objective directions and thresholds.
+        X_pending: A `p x d` tensor of points out for evaluation, or None.
+        sampler: The MC sampler.
+
+    Returns:
+        The acquisition function and its class name.
+    """
+    m, c = data.Y.shape[-1], data.C.shape[-1]
+    constraints = [_column(m + j) for j in range(c)] or None
+    if c and not data.feasible.any():
+        acq = qLogProbabilityOfFeasibility(
+            model, constraints=constraints, sampler=sampler, X_pending=X_pending
+        )
+    elif m == 1:
+        acq = qLogNoisyExpectedImprovement(
+            model,
+            X_baseline=data.X,
+            sampler=sampler,
+            objective=GenericMCObjective(_column(0)) if c else None,
+            constraints=constraints,
+            X_pending=X_pending,
+            prune_baseline=True,
+        )
+    elif m <= 4:
+        acq = qLogNoisyExpectedHypervolumeImprovement(
+            model,
+            ref_point=reference_point(snapshot, data.Y, data.feasible),
+            X_baseline=data.X,
+            sampler=sampler,
+            objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
+            constraints=constraints,
+            X_pending=X_pending,
+            prune_baseline=True,
+        )
+    else:
+        acq = qLogNParEGO(
+            model,
+            X_baseline=data.X,
+            sampler=sampler,
+            objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
+            constraints=constraints,
+            X_pending=X_pending,
+            prune_baseline=True,
+        )
+    return acq, type(acq).__name__
+
+
+class _CubeOptimizer:
+    """Maximizes an acquisition function over the encoded space, one point at a time.
+
+    Picks, like Ax: `optimize_acqf` when every dimension is continuous; exhaustive
+    scoring for small fully discrete spaces; `optimize_acqf_mixed` when the
+    discrete dimensions have few combinations; `optimize_acqf_mixed_alternating`
+    otherwise. Dimensions with one allowed value are fixed.
+    """
+
+    def __init__(self, encoder: SpaceEncoder, config: ModelBasedConfig, device: str):
+        d = encoder.d
+        self.config = config
+        self.tkw = {"dtype": DTYPE, "device": device}
+        lower, upper = [0.0] * d, [1.0] * d
+        self.fixed: dict[int, float] = {}
+        self.discrete: dict[int, list[float]] = {}
+        self.categorical: dict[int, list[float]] = {}
+        for target, dims in (
+            (self.discrete, encoder.integer_dims),
+            (self.categorical, encoder.categorical_dims),
+        ):
+            for i, values in dims.items():
+                lower[i], upper[i] = min(values), max(values)
+                if len(values) == 1:
+                    self.fixed[i] = values[0]
+                else:
+                    target[i] = values
+        self.bounds = torch.tensor([lower, upper], **self.tkw)
+        grids = {**self.discrete, **self.categorical}
+        combos = math.prod(len(v) for v in grids.values())
+        all_discrete = len(grids) + len(self.fixed) == d
+        self.choices: Tensor | None = None
+        if not grids:
+            self.mode = "optimize_acqf"
+        elif all_discrete and combos <= config.max_enumerate:
+            self.mode = "optimize_acqf_discrete"
+            full = {**grids, **{i: [v] for i, v in self.fixed.items()}}
+            rows = list(itertools.product(*(full[i] for i in range(d))))
+            self.choices = torch.tensor(rows, **self.tkw).reshape(-1, d)
+        elif combos <= ALTERNATING_OPTIMIZER_THRESHOLD:
+            self.mode = "optimize_acqf_mixed"
+            keys = list(grids)
+            self.fixed_features_list = [
+                {**self.fixed, **dict(zip(keys, combo, strict=True))}
+                for combo in itertools.product(*(grids[k] for k in keys))
+            ]
+        else:
+            self.mode = "optimize_acqf_mixed_alternating"
+
+    def __call__(self, acq: AcquisitionFunction, timeout_sec: float, X_avoid: Tensor) -> Tensor:
+        """One `1 x d` candidate; `X_avoid` (`k x d`) is skipped where the optimizer can."""
+        cfg = self.config
+        common = {"num_restarts": cfg.num_restarts, "raw_samples": cfg.raw_samples}
+        if self.mode == "optimize_acqf":
+            X, _ = optimize_acqf(
+                acq,
+                self.bounds,
+                q=1,
+                options={"maxiter": cfg.maxiter},
+                fixed_features=self.fixed or None,
+                timeout_sec=timeout_sec,
+                retry_on_optimization_warning=False,
+                **common,
+            )
+        elif self.mode == "optimize_acqf_discrete":
+            assert self.choices is not None
+            choices = _without(self.choices, X_avoid)
+            X, _ = optimize_acqf_discrete(
+                acq, q=1, choices=choices if len(choices) else self.choices
+            )
+        elif self.mode == "optimize_acqf_mixed":
+            X, _ = optimize_acqf_mixed(
+                acq,
+                self.bounds,
+                q=1,
+                fixed_features_list=self.fixed_features_list,
+                options={"maxiter": cfg.maxiter},
+                timeout_sec=timeout_sec,
+                retry_on_optimization_warning=False,
+                **common,
+            )
+        else:
+            X, _ = optimize_acqf_mixed_alternating(
+                acq,
+                self.bounds,
+                discrete_dims=self.discrete,
+                cat_dims=self.categorical,
+                fixed_features=self.fixed or None,
+                **common,
+            )
+        return X.detach().reshape(1, -1)
+
+    def best_untaken(
+        self, acq: AcquisitionFunction, encoder: SpaceEncoder, seed: int, X_avoid: Tensor
+    ) -> Tensor | None:
+        """The best of `raw_samples` snapped Sobol points that are not in `X_avoid`."""
+        X = torch.as_tensor(
+            encoder.round(sobol_points(encoder.d, seed, 0, self.config.raw_samples)), **self.tkw
+        )
+        X = _without(X, X_avoid)
+        if not len(X):
+            return None
+        with torch.no_grad():
+            values = torch.cat([acq(x.unsqueeze(-2)) for x in X.split(256)])
+        return X[values.argmax()].reshape(1, -1)
+
+
+def _keys(X: Tensor) -> Tensor:
+    return torch.round(X * 1e9)
+
+
+def _without(X: Tensor, X_avoid: Tensor) -> Tensor:
+    """Rows of `X` (`k x d`) that are not rows of `X_avoid`."""
+    if not len(X_avoid):
+        return X
+    same = (_keys(X).unsqueeze(-2) == _keys(X_avoid).unsqueeze(-3)).all(dim=-1).any(dim=-1)
+    return X[~same]
+
+
+class ModelBasedStrategy(Strategy):
+    """Base of strategies that fit a surrogate and maximize an acquisition function.
+
+    Subclasses implement `fit`; everything else (encoding, pending points,
+    acquisition, optimization, decoding, fallbacks) is shared.
+    """
+
+    Config = ModelBasedConfig
+    config: ModelBasedConfig
+
+    @abstractmethod
+    def fit(
+        self,
+        data: TrainingData,
+        *,
+        cat_dims: list[int],
+        noisy: bool,
+        state: dict[str, Any] | None,
+    ) -> FitResult:
+        """Fit a surrogate with `m + c` outputs to `data.X` (`n x d`) and `data.train_Y`."""
+
+    def context(self) -> contextlib.AbstractContextManager:
+        """Settings active while fitting and optimizing (e.g. GPyTorch solver choices)."""
+        return contextlib.nullcontext()
+
+    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        encoder = SpaceEncoder(snapshot.space)
+        seed = ask_seed(snapshot)
+        data = training_data(snapshot, encoder, self.device)
+        info: dict[str, Any] = {"n_completed": int(data.X.shape[0])}
+        reason = self._too_little_data(data, encoder)
+        if reason:
+            info["fallback"] = reason
+            return self._sobol(snapshot, encoder, n, state, info)
+        keep = select_history(data, self.config.max_history, seed)
+        if len(keep) < data.X.shape[0]:
+            info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
+            data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
+        info["n_fit"] = len(keep)
+        with manual_seed(seed), self.context():
+            try:
+                return self._suggest(snapshot, encoder, data, n, state, seed, info)
+            except Exception as exc:  # a failing model never fails the ask
+                logger.warning("%s: falling back to Sobol points", self.name, exc_info=True)
+                info["fallback"] = f"{type(exc).__name__}: {exc}"
+                return self._sobol(snapshot, encoder, n, state, info)
+
+    def _too_little_data(self, data: TrainingData, encoder: SpaceEncoder) -> str | None:
+        if encoder.d == 0:
+            return "no free parameters"
+        if data.X.shape[0] < max(2, self.config.min_completed):
+            return f"{data.X.shape[0]} completed trials, need {max(2, self.config.min_completed)}"
+        if bool((data.Y.amax(dim=0) == data.Y.amin(dim=0)).all()):
+            return "all completed trials have the same objective values"
+        return None
+
+    def _suggest(
+        self,
+        snapshot: StudySnapshot,
+        encoder: SpaceEncoder,
+        data: TrainingData,
+        n: int,
+        state: dict[str, Any] | None,
+        seed: int,
+        info: dict[str, Any],
+    ) -> Proposal:
+        t0 = time.perf_counter()
+        fitted = self.fit(
+            data,
+            cat_dims=sorted(encoder.categorical_dims),
+            noisy=snapshot.settings.noisy,
+            state=state,
+        )
+        t1 = time.perf_counter()
+        optimizer = _CubeOptimizer(encoder, self.config, self.device)
+        taken = torch.as_tensor(
+            encoder.round(
+                encoder.encode([t.params for t in snapshot.completed + snapshot.pending]).reshape(
+                    -1, encoder.d
+                )
+            ),
+            dtype=DTYPE,
+            device=self.device,
+        )
+        if snapshot.settings.noisy:  # repeating a completed point can be worth it
+            taken = taken[len(snapshot.completed) :]
+        chosen: list[Tensor] = []
+        deadline = t1 + self.config.timeout_sec
+        acq_name = ""
+        for i in range(n):
+            X_pending = torch.cat([data.X_pending, *chosen])
+            sampler = SobolQMCNormalSampler(torch.Size([self.config.mc_samples]), seed=seed + i)
+            acq, acq_name = build_acquisition(
+                fitted.model, data, snapshot, X_pending if len(X_pending) else None, sampler
+            )
+            budget = max(deadline - time.perf_counter(), 0.0) / (n - i)
+            X_avoid = torch.cat([taken, *chosen])
+            x = optimizer(acq, max(budget, 0.05), X_avoid)
+            x = torch.as_tensor(encoder.round(x.cpu().numpy()), dtype=DTYPE, device=self.device)
+            if not len(_without(x, X_avoid)):
+                alt = optimizer.best_untaken(acq, encoder, seed + i, X_avoid)
+                x = x if alt is None else alt
+            chosen.append(x)
+        t2 = time.perf_counter()
+        X = torch.cat(chosen).cpu().numpy()
+        info.update(fitted.info or {})
+        info.update(
+            acquisition=acq_name,
+            optimizer=optimizer.mode,
+            fit_seconds=round(t1 - t0, 4),
+            acquisition_seconds=round(t2 - t1, 4),
+        )
+        return Proposal(
+            encoder.decode(X),
+            state=fitted.state,
+            strategies=[self.name] * n,
+            info=info,
+        )
+
+    def _sobol(
+        self,
+        snapshot: StudySnapshot,
+        encoder: SpaceEncoder,
+        n: int,
+        state: dict[str, Any] | None,
+        info: dict[str, Any],
+    ) -> Proposal:
+        """Sobol points indexed by the trial count, so no state is needed."""
+        X = sobol_points(encoder.d, snapshot.seed, snapshot.n_trials, n)
+        return Proposal(encoder.decode(X), state=state, strategies=[FALLBACK] * n, info=info)

@@ -1,0 +1,95 @@
+"""Gaussian-process Bayesian optimization (BoTorch)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import gpytorch
+from pydantic import Field
+
+from asktell.strategies._model_based import (
+    FitResult,
+    ModelBasedConfig,
+    ModelBasedStrategy,
+    TrainingData,
+)
+from asktell.strategies.registry import register_strategy
+from asktell.surrogates.gp import export_hyperparameters, fit_gp
+
+__all__ = ["GP", "GPConfig"]
+
+STATE_VERSION = 1
+
+
+class GPConfig(ModelBasedConfig):
+    """Options of the `gp` strategy (on top of the shared model-based ones)."""
+
+    warm_start: bool = Field(
+        default=True,
+        description="Start each fit from the hyperparameters of the previous ask.",
+    )
+    fit_timeout_sec: float = Field(
+        default=5.0, gt=0, description="Time budget of the hyperparameter fit per ask."
+    )
+    fit_maxiter: int = Field(
+        default=200, ge=1, le=10_000, description="L-BFGS-B iterations of the hyperparameter fit."
+    )
+    max_cholesky_size: int = Field(
+        default=4096, ge=0, description="Use exact Cholesky solves up to this many points."
+    )
+
+
+@register_strategy("gp")
+class GP(ModelBasedStrategy):
+    """Exact GP on the encoded space: `SingleTaskGP` (`MixedSingleTaskGP` with
+    categorical parameters), refit every ask, warm-started from the last fit.
+
+    The state, `{"version", "signature", "hyperparameters"}`, only caches the
+    fitted hyperparameters; without it the fit starts from the priors.
+    """
+
+    description = (
+        "Gaussian-process Bayesian optimization: log noisy expected improvement "
+        "(hypervolume for several objectives), pending-aware, mixed spaces."
+    )
+    Config = GPConfig
+    config: GPConfig
+
+    def context(self) -> contextlib.AbstractContextManager:
+        return gpytorch.settings.max_cholesky_size(self.config.max_cholesky_size)
+
+    def fit(
+        self,
+        data: TrainingData,
+        *,
+        cat_dims: list[int],
+        noisy: bool,
+        state: dict[str, Any] | None,
+    ) -> FitResult:
+        Y = data.train_Y
+        signature = {"d": data.X.shape[-1], "m": Y.shape[-1], "cat_dims": cat_dims, "noisy": noisy}
+        warm = None
+        if (
+            self.config.warm_start
+            and state
+            and state.get("version") == STATE_VERSION
+            and state.get("signature") == signature
+        ):
+            warm = state.get("hyperparameters")
+        model, info = fit_gp(
+            data.X,
+            Y,
+            cat_dims=cat_dims,
+            noisy=noisy,
+            warm_start=warm,
+            maxiter=self.config.fit_maxiter,
+            timeout_sec=self.config.fit_timeout_sec,
+        )
+        new_state = {
+            "version": STATE_VERSION,
+            "signature": signature,
+            "hyperparameters": export_hyperparameters(model),
+        }
+        info["model"] = type(model).__name__
+        return FitResult(model=model, state=new_state, info=info)
