@@ -90,8 +90,8 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(studies.router, prefix="/v1")
-    app.include_router(trials.router, prefix="/v1")
+    app.include_router(studies.router)
+    app.include_router(trials.router)
     from asktell.dashboard.routes import router as dashboard_router
 
     app.include_router(dashboard_router)

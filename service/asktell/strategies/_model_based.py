@@ -370,15 +370,20 @@ class _CubeOptimizer:
         self, acq: AcquisitionFunction, encoder: SpaceEncoder, seed: int, X_avoid: Tensor
     ) -> Tensor | None:
         """The best of `raw_samples` snapped Sobol points that are not in `X_avoid`."""
-        X = torch.as_tensor(
-            encoder.round(sobol_points(encoder.d, seed, 0, self.config.raw_samples)), **self.tkw
-        )
+        X = sobol_points(encoder.d, seed, 0, self.config.raw_samples)
+        X = torch.as_tensor(canonical(encoder, X), **self.tkw)
         X = _without(X, X_avoid)
         if not len(X):
             return None
         with torch.no_grad():
             values = torch.cat([acq(x.unsqueeze(-2)) for x in X.split(256)])
         return X[values.argmax()].reshape(1, -1)
+
+
+def canonical(encoder: SpaceEncoder, X: np.ndarray) -> np.ndarray:
+    """`X` (`n x d`) as the points it decodes to: discrete dims snapped, inactive ones at 0.5."""
+    X = encoder.round(X)
+    return encoder.encode(encoder.decode(X)).reshape(X.shape)
 
 
 def _keys(X: Tensor) -> Tensor:
@@ -468,14 +473,9 @@ class ModelBasedStrategy(Strategy):
         )
         t1 = time.perf_counter()
         optimizer = _CubeOptimizer(encoder, self.config, self.device)
+        existing = [t.params for t in snapshot.completed + snapshot.pending]
         taken = torch.as_tensor(
-            encoder.round(
-                encoder.encode([t.params for t in snapshot.completed + snapshot.pending]).reshape(
-                    -1, encoder.d
-                )
-            ),
-            dtype=DTYPE,
-            device=self.device,
+            encoder.encode(existing).reshape(-1, encoder.d), dtype=DTYPE, device=self.device
         )
         if snapshot.settings.noisy:  # repeating a completed point can be worth it
             taken = taken[len(snapshot.completed) :]
@@ -491,7 +491,9 @@ class ModelBasedStrategy(Strategy):
             budget = max(deadline - time.perf_counter(), 0.0) / (n - i)
             X_avoid = torch.cat([taken, *chosen])
             x = optimizer(acq, max(budget, 0.05), X_avoid)
-            x = torch.as_tensor(encoder.round(x.cpu().numpy()), dtype=DTYPE, device=self.device)
+            x = torch.as_tensor(
+                canonical(encoder, x.cpu().numpy()), dtype=DTYPE, device=self.device
+            )
             if not len(_without(x, X_avoid)):
                 alt = optimizer.best_untaken(acq, encoder, seed + i, X_avoid)
                 x = x if alt is None else alt

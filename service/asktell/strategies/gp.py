@@ -35,6 +35,12 @@ class GPConfig(ModelBasedConfig):
     fit_maxiter: int = Field(
         default=200, ge=1, le=10_000, description="L-BFGS-B iterations of the hyperparameter fit."
     )
+    fit_ftol: float = Field(
+        default=1e-6,
+        gt=0,
+        lt=1,
+        description="Relative tolerance of the hyperparameter fit (scipy L-BFGS-B `ftol`).",
+    )
     max_cholesky_size: int = Field(
         default=4096, ge=0, description="Use exact Cholesky solves up to this many points."
     )
@@ -84,6 +90,7 @@ class GP(ModelBasedStrategy):
             noisy=noisy,
             warm_start=warm,
             maxiter=self.config.fit_maxiter,
+            ftol=self.config.fit_ftol,
             timeout_sec=self.config.fit_timeout_sec,
         )
         new_state = {

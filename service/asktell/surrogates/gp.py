@@ -132,6 +132,7 @@ def fit_gp(
     noisy: bool = False,
     warm_start: Mapping[str, Any] | None = None,
     maxiter: int | None = None,
+    ftol: float | None = None,
     timeout_sec: float | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """Build a GP and fit its hyperparameters by maximum marginal likelihood.
@@ -144,6 +145,8 @@ def fit_gp(
         warm_start: Hyperparameters from `export_hyperparameters` to start the
             fit from; ignored when they do not match the model.
         maxiter: Cap on L-BFGS-B iterations per fit attempt.
+        ftol: L-BFGS-B's relative tolerance on the marginal likelihood (scipy's
+            default when None).
         timeout_sec: Cap on the time of the fit (single-output models only; BoTorch
             fits the outputs of a batched model independently and without a timeout).
 
@@ -155,6 +158,8 @@ def fit_gp(
     options: dict[str, Any] = {}
     if maxiter is not None:
         options["maxiter"] = maxiter
+    if ftol is not None:
+        options["ftol"] = ftol
     optimizer_kwargs: dict[str, Any] = {"options": options}
     if timeout_sec is not None and Y.shape[-1] == 1:  # batched fits take no timeout
         optimizer_kwargs["timeout_sec"] = timeout_sec

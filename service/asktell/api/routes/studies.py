@@ -12,7 +12,7 @@ from asktell.db import repository as repo
 from asktell.db.convert import study_to_wire
 from asktell.db.models import StudyRow
 
-router = APIRouter(tags=["studies"])
+router = APIRouter(prefix="/v1", tags=["studies"])
 
 
 def _wire(session, row: StudyRow) -> Study:

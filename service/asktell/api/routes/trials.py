@@ -33,7 +33,7 @@ from asktell.db.convert import trial_to_wire
 from asktell.db.models import StudyRow
 from asktell.tell import heartbeat_trial, report_trial, tell_trial
 
-router = APIRouter(tags=["trials"])
+router = APIRouter(prefix="/v1", tags=["trials"])
 
 
 @router.post(

@@ -1,0 +1,120 @@
+"""Time per `gp` suggestion against history size and dimension, next to Optuna's GPSampler.
+
+For each (n, d): n random points of a smooth test function in [0, 1]^d, then
+- gp cold: one ask with no strategy state (hyperparameters fit from scratch);
+- gp warm: one ask with the state of the ask at n - 1 trials (a running study);
+- optuna cold / warm: `GPSampler` ask on the same trials (added with
+  `study.add_trial`), first ask, then the ask after one more tell.
+CUDA columns appear when torch sees a GPU. Times are wall-clock seconds.
+
+    python bench/gp_latency.py --quick
+    python bench/gp_latency.py --n 200 --d 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from asktell.core.snapshots import StudySnapshot, TrialRecord
+from asktell.core.space import SearchSpace
+from asktell.core.states import TrialState
+from asktell.strategies.gp import GP
+from asktell_client.types import FloatParam, ObjectiveSpec, StudySettings
+
+FULL = {"n": [50, 200, 1000], "d": [2, 10, 30]}
+QUICK = {"n": [50, 200, 1000], "d": [2, 10]}
+
+
+def objective(x: np.ndarray) -> float:
+    """A smooth, multimodal function of points in [0, 1]^d."""
+    return float(np.sum((x - 0.3) ** 2) + 0.1 * np.sum(np.sin(10 * x)))
+
+
+def snapshot(X: np.ndarray) -> StudySnapshot:
+    d = X.shape[1]
+    space = SearchSpace([FloatParam(name=f"x{i}", low=0.0, high=1.0) for i in range(d)])
+    trials = [
+        TrialRecord(
+            i,
+            TrialState.completed,
+            {f"x{j}": float(v) for j, v in enumerate(x)},
+            {"value": objective(x)},
+        )
+        for i, x in enumerate(X)
+    ]
+    return StudySnapshot(
+        study_id=1,
+        space=space,
+        objectives=[ObjectiveSpec(name="value")],
+        settings=StudySettings(seed=0),
+        completed=trials,
+    )
+
+
+def time_gp(X: np.ndarray, device: str) -> tuple[float, float]:
+    gp = GP(device=device)
+    previous = gp.suggest(snapshot(X[:-1]), 1, None)
+    full = snapshot(X)
+    t = time.perf_counter()
+    gp.suggest(full, 1, None)
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    gp.suggest(full, 1, previous.state)
+    return cold, time.perf_counter() - t
+
+
+def time_optuna(X: np.ndarray) -> tuple[float, float] | None:
+    try:
+        import optuna
+    except ImportError:
+        return None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    d = X.shape[1]
+    dists = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(d)}
+    study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=0))
+    for x in X:
+        params = {f"x{i}": float(v) for i, v in enumerate(x)}
+        study.add_trial(
+            optuna.trial.create_trial(params=params, distributions=dists, value=objective(x))
+        )
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        trial = study.ask(dists)
+        times.append(time.perf_counter() - t)
+        study.tell(trial, objective(np.array([trial.params[k] for k in dists])))
+    return times[0], times[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"grid {QUICK} instead of {FULL}")
+    parser.add_argument("--n", type=int, nargs="*", help="history sizes")
+    parser.add_argument("--d", type=int, nargs="*", help="dimensions")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+    grid = QUICK if args.quick else FULL
+    sizes, dims = args.n or grid["n"], args.d or grid["d"]
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    cuda = torch.cuda.is_available()
+    header = ["n", "d", "gp cold", "gp warm", "optuna cold", "optuna warm"]
+    header += ["gp cuda cold", "gp cuda warm"] if cuda else []
+    print(" | ".join(f"{h:>12}" for h in header))
+    for d in dims:
+        for n in sizes:
+            X = np.random.default_rng(n * 100 + d).random((n, d))
+            row = [n, d, *time_gp(X, "cpu")]
+            row += list(time_optuna(X) or (float("nan"), float("nan")))
+            if cuda:
+                row += list(time_gp(X, "cuda"))
+            cells = [f"{v:>12}" if isinstance(v, int) else f"{v:>12.3f}" for v in row]
+            print(" | ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()

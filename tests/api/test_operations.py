@@ -1,0 +1,145 @@
+"""Asks answered by workers: waiting, 202 operations, merging, deadlines, fallbacks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import ClassVar
+
+import pytest
+
+from asktell.core.encoding import SpaceEncoder
+from asktell.strategies.base import Proposal, Strategy, StrategyConfig
+from asktell.strategies.registry import register_strategy
+
+
+class SlowConfig(StrategyConfig):
+    seconds: float = 0.0
+    fail: bool = False
+
+
+@register_strategy("test-slow")
+class SlowStrategy(Strategy):
+    """Random points after a pause; records what it saw. Runs on workers only."""
+
+    description = "test strategy"
+    Config = SlowConfig
+    calls: ClassVar[list[dict]] = []
+
+    def suggest(self, snapshot, n, state):
+        SlowStrategy.calls.append({"n": n, "pending": len(snapshot.pending),
+                                   "completed": len(snapshot.completed)})
+        time.sleep(self.config.seconds)
+        if self.config.fail:
+            raise RuntimeError("boom")
+        import numpy as np
+
+        rng = np.random.default_rng(len(SlowStrategy.calls))
+        enc = SpaceEncoder(snapshot.space)
+        return Proposal(enc.decode(rng.random((n, enc.d))))
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    SlowStrategy.calls.clear()
+
+
+def slow_study(make_study, seconds=0.0, **extra):
+    return make_study(strategy={"name": "test-slow", "options": {"seconds": seconds, **extra.pop(
+        "options", {})}}, **extra)
+
+
+def test_worker_answers_within_the_ask(http, make_study):
+    sid = slow_study(make_study)["id"]
+    r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 3, "evaluator": "e1"})
+    assert r.status_code == 200, r.text
+    trials = r.json()["trials"]
+    assert len(trials) == 3 and {t["strategy"] for t in trials} == {"test-slow"}
+    assert {t["evaluator"] for t in trials} == {"e1"}
+
+
+def test_slow_ask_returns_202_and_operation_completes(http, make_study):
+    sid = slow_study(make_study, seconds=0.8)["id"]
+    r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 2, "wait": 0.05})
+    assert r.status_code == 202, r.text
+    op = r.json()
+    assert op["done"] is False
+    deadline = time.time() + 20
+    while not op["done"] and time.time() < deadline:
+        time.sleep(0.1)
+        op = http.get(f"/v1/operations/{op['id']}").json()
+    assert op["done"] and len(op["trials"]) == 2
+
+
+def test_worker_sees_pending_trials(http, make_study):
+    sid = slow_study(make_study)["id"]
+    http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 2})
+    http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
+    assert SlowStrategy.calls[-1]["pending"] == 2
+
+
+def test_concurrent_asks_are_merged(http, make_study):
+    sid = slow_study(make_study, seconds=0.5)["id"]
+    results: list = []
+
+    def one(i):
+        r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1, "evaluator": f"e{i}"})
+        results.append(r)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join()
+    assert all(r.status_code == 200 for r in results), [r.text for r in results]
+    trials = [r.json()["trials"][0] for r in results]
+    assert len({t["id"] for t in trials}) == 6
+    assert len({repr(sorted(t["params"].items())) for t in trials}) == 6
+    assert sorted(t["evaluator"] for t in trials) == [f"e{i}" for i in range(6)]
+    assert len(SlowStrategy.calls) < 6
+    assert sum(c["n"] for c in SlowStrategy.calls) == 6
+
+
+def test_deadline_answers_with_fallback(http, make_study):
+    sid = slow_study(make_study, seconds=1.5, settings={"suggestion_deadline": 0.2})["id"]
+    started = time.time()
+    r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 2})
+    assert r.status_code == 200, r.text
+    assert time.time() - started < 1.4
+    assert {t["strategy"] for t in r.json()["trials"]} == {"sobol"}
+    time.sleep(1.6)
+    trials = http.get(f"/v1/studies/{sid}/trials").json()["items"]
+    assert len(trials) == 2
+
+
+def test_failing_strategy_falls_back(http, make_study):
+    sid = slow_study(make_study, options={"fail": True})["id"]
+    r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 2})
+    assert r.status_code == 200, r.text
+    assert {t["strategy"] for t in r.json()["trials"]} == {"sobol"}
+
+
+def test_bad_operation_ids(http):
+    assert http.get("/v1/operations/0").status_code == 422
+    assert http.get("/v1/operations/abc").json()["error"]["field"] == "operation_id"
+    assert http.get("/v1/operations/777").status_code == 404
+
+
+def test_strategies_listing(http):
+    names = {s["name"] for s in http.get("/v1/strategies").json()}
+    assert {"random", "sobol", "test-slow"} <= names
+
+
+def test_metrics_and_health(http, make_study):
+    sid = make_study()["id"]
+    http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
+    assert http.get("/healthz").json() == {"status": "ok"}
+    assert http.get("/readyz").json() == {"status": "ready"}
+    text = http.get("/metrics").text
+    for name in ("asktell_request_seconds_bucket", "asktell_asks_waiting", "asktell_jobs",
+                 'asktell_trials{state="running"} 1.0', "asktell_suggest_seconds"):
+        assert name in text, name
+    assert 'route="/v1/studies/{study_id}/trials:ask"' in text
+
+

@@ -1,0 +1,1 @@
+"""End-to-end tests: real `asktell serve` and `asktell worker` processes."""
