@@ -50,7 +50,7 @@ RUN case "${TORCH_VARIANT}" in \
     fi; \
     if [ -n "${TORCH_INDEX_URL}" ]; then export PIP_INDEX_URL="${TORCH_INDEX_URL}"; fi; \
     pip install "torch==${TORCH_VERSION}"; \
-    python -c 'import sys, torch; \
+    python -W ignore::UserWarning -c 'import sys, torch; \
 variant, cuda = sys.argv[1], torch.version.cuda; \
 print(f"torch {torch.__version__}, CUDA {cuda}"); \
 sys.exit(None if (cuda is None) == (variant == "cpu") else \

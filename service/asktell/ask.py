@@ -72,25 +72,37 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
 
     count = _within_budget(session, study=study, budget=definition.settings.budget, n=req.count)
     now = utcnow()
-    handed = _hand_out_pending(
-        session, study_id=study.id, n=count, evaluator=req.evaluator, op_id=op_id
-    )
-    handed += _reoffer_stale(
-        session,
-        study=study,
-        n=count - len(handed),
-        evaluator=req.evaluator,
-        op_id=op_id,
-        timeout=definition.settings.heartbeat_timeout,
-    )
+    timeout = definition.settings.heartbeat_timeout
+    handed: list[TrialRow] = []
+    waiting = _waiting_kinds(session, study_id=study.id, timeout=timeout)
+    if "pending" in waiting:
+        handed = _hand_out_pending(
+            session, study_id=study.id, n=count, evaluator=req.evaluator, op_id=op_id
+        )
+    if "stale" in waiting:
+        handed += _reoffer_stale(
+            session,
+            study=study,
+            n=count - len(handed),
+            evaluator=req.evaluator,
+            op_id=op_id,
+            timeout=timeout,
+        )
     remaining = count - len(handed)
     if remaining == 0:
         return AskOutcome(handed, op_id)
 
     cls = get_strategy(definition.strategy.name)
     if cls.inline:
-        new = _suggest_inline(session, study=study, cls=cls, n=remaining, evaluator=req.evaluator,
-                              op_id=op_id, now=now)
+        new = _suggest_inline(
+            session,
+            study=study,
+            cls=cls,
+            n=remaining,
+            evaluator=req.evaluator,
+            op_id=op_id,
+            now=now,
+        )
         return AskOutcome(handed + new, op_id)
 
     if op_id is None:
@@ -107,14 +119,24 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
 
 
 def _suggest_inline(
-    session: Session, *, study: StudyRow, cls: type[Strategy], n: int, evaluator: str,
-    op_id: int | None, now,
+    session: Session,
+    *,
+    study: StudyRow,
+    cls: type[Strategy],
+    n: int,
+    evaluator: str,
+    op_id: int | None,
+    now,
 ) -> list[TrialRow]:
     """Run a cheap strategy in this transaction, skipping points that open trials hold."""
     definition = repo.definition_of(study)
     space = definition.space
     strategy = cls(definition.strategy.options)
-    state, version = repo.get_strategy_state(session, study_id=study.id, strategy=cls.name)
+    state, version = (
+        repo.get_strategy_state(session, study_id=study.id, strategy=cls.name)
+        if cls.stateful
+        else (None, 0)
+    )
     snapshot = repo.load_snapshot(session, study=study, with_history=cls.needs_history)
     repeats = definition.settings.allow_repeats
     # Collisions need a space without an always-active float parameter.
@@ -129,8 +151,9 @@ def _suggest_inline(
         snapshot = replace(snapshot, nonce=secrets.randbits(63))
         with metrics.SUGGEST_SECONDS.labels(cls.name).time():
             need = n - len(points)
-            proposal = strategy.suggest(snapshot, max(4 * need, 32) if may_collide else need,
-                                        new_state)
+            proposal = strategy.suggest(
+                snapshot, max(4 * need, 32) if may_collide else need, new_state
+            )
         new_state = proposal.state if proposal.state is not None else new_state
         keys = [space.point_key(p) for p in proposal.points]
         taken = _open_keys(session, study_id=study.id, keys=keys) if may_collide else set()
@@ -143,13 +166,22 @@ def _suggest_inline(
             break
     if not points:
         raise Conflict("every point of the space is held by an open trial", code="space_exhausted")
-    if new_state is not None and new_state is not state and not repo.set_strategy_state(
-        session, study_id=study.id, strategy=cls.name, state=new_state, expected_version=version
+    if (
+        new_state is not None
+        and new_state is not state
+        and not repo.set_strategy_state(
+            session, study_id=study.id, strategy=cls.name, state=new_state, expected_version=version
+        )
     ):
         raise StateConflict
     return insert_suggested_trials(
-        session, study=study, proposal=Proposal(points[:n], strategies=sources[:n]),
-        strategy=cls.name, evaluators=[evaluator] * len(points[:n]), op_id=op_id, now=now,
+        session,
+        study=study,
+        proposal=Proposal(points[:n], strategies=sources[:n]),
+        strategy=cls.name,
+        evaluators=[evaluator] * len(points[:n]),
+        op_id=op_id,
+        now=now,
     )
 
 
@@ -328,6 +360,22 @@ def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: 
     if left <= 0:
         raise Conflict(f"the study's budget of {budget} trials is used up", code="budget_exhausted")
     return min(n, left)
+
+
+def _waiting_kinds(session: Session, *, study_id: int, timeout: float) -> set[str]:
+    """One cheap probe: are there pending trials, or silent or stale ones to re-offer?"""
+    cutoff = utcnow() - timedelta(seconds=timeout)
+    rows = session.execute(
+        select(TrialRow.state)
+        .where(
+            TrialRow.study_id == study_id,
+            (TrialRow.state == TrialState.pending.value)
+            | ((TrialRow.state == TrialState.running.value) & (TrialRow.heartbeat_at < cutoff))
+            | ((TrialRow.state == TrialState.stale.value) & TrialRow.reoffered.is_(False)),
+        )
+        .distinct()
+    )
+    return {"pending" if state == "pending" else "stale" for (state,) in rows}
 
 
 def _hand_out_pending(

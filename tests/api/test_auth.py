@@ -33,10 +33,12 @@ def auth(token: str) -> dict:
 
 def _seed(client, token) -> dict:
     h = auth(token)
-    study = client.post("/v1/studies", json={"name": "s", "space": SPACE,
-                                             "strategy": {"name": "random"}}, headers=h).json()
-    trials = client.post(f"/v1/studies/{study['id']}/trials:ask", json={"count": 2},
-                         headers=h).json()["trials"]
+    study = client.post(
+        "/v1/studies", json={"name": "s", "space": SPACE, "strategy": {"name": "random"}}, headers=h
+    ).json()
+    trials = client.post(
+        f"/v1/studies/{study['id']}/trials:ask", json={"count": 2}, headers=h
+    ).json()["trials"]
     client.post(f"/v1/trials/{trials[0]['id']}:tell", json={"values": {"value": 1.0}}, headers=h)
     return {"study": study["id"], "trial": trials[1]["id"], "done": trials[0]["id"]}
 
@@ -81,7 +83,7 @@ def test_same_name_in_two_projects(secured):
 def test_missing_and_bad_tokens_are_401(secured):
     client, tokens, _ = secured
     ids = _seed(client, tokens["a"])
-    for method, url, body in _endpoints(ids) + [("GET", "/v1/studies", None)]:
+    for method, url, body in [*_endpoints(ids), ("GET", "/v1/studies", None)]:
         for headers in ({}, auth("at_nope"), {"Authorization": "Basic abc"}):
             r = client.request(method, url, json=body, headers=headers)
             assert r.status_code == 401, (method, url, headers, r.text)
@@ -123,9 +125,8 @@ def test_operations_are_project_scoped(secured):
 
 def test_tokens_are_stored_hashed(secured):
     _, tokens, db = secured
-    from sqlalchemy import select
-
     from asktell.db.models import TokenRow
+    from sqlalchemy import select
 
     with db.read() as session:
         stored = list(session.scalars(select(TokenRow.token_hash)))

@@ -7,7 +7,6 @@ import time
 from typing import ClassVar
 
 import pytest
-
 from asktell.core.encoding import SpaceEncoder
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.registry import register_strategy
@@ -27,8 +26,9 @@ class SlowStrategy(Strategy):
     calls: ClassVar[list[dict]] = []
 
     def suggest(self, snapshot, n, state):
-        SlowStrategy.calls.append({"n": n, "pending": len(snapshot.pending),
-                                   "completed": len(snapshot.completed)})
+        SlowStrategy.calls.append(
+            {"n": n, "pending": len(snapshot.pending), "completed": len(snapshot.completed)}
+        )
         time.sleep(self.config.seconds)
         if self.config.fail:
             raise RuntimeError("boom")
@@ -45,8 +45,10 @@ def _reset_calls():
 
 
 def slow_study(make_study, seconds=0.0, **extra):
-    return make_study(strategy={"name": "test-slow", "options": {"seconds": seconds, **extra.pop(
-        "options", {})}}, **extra)
+    return make_study(
+        strategy={"name": "test-slow", "options": {"seconds": seconds, **extra.pop("options", {})}},
+        **extra,
+    )
 
 
 def test_worker_answers_within_the_ask(http, make_study):
@@ -137,9 +139,12 @@ def test_metrics_and_health(http, make_study):
     assert http.get("/healthz").json() == {"status": "ok"}
     assert http.get("/readyz").json() == {"status": "ready"}
     text = http.get("/metrics").text
-    for name in ("asktell_request_seconds_bucket", "asktell_asks_waiting", "asktell_jobs",
-                 'asktell_trials{state="running"} 1.0', "asktell_suggest_seconds"):
+    for name in (
+        "asktell_request_seconds_bucket",
+        "asktell_asks_waiting",
+        "asktell_jobs",
+        'asktell_trials{state="running"} 1.0',
+        "asktell_suggest_seconds",
+    ):
         assert name in text, name
     assert 'route="/v1/studies/{study_id}/trials:ask"' in text
-
-

@@ -11,14 +11,37 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
-keys = st.sampled_from(["name", "space", "objectives", "constraints", "strategy", "settings",
-                        "type", "low", "high", "log", "step", "choices", "value", "condition",
-                        "values", "count", "state", "step", "params", "evaluator", "wait"])
+keys = st.sampled_from(
+    [
+        "name",
+        "space",
+        "objectives",
+        "constraints",
+        "strategy",
+        "settings",
+        "type",
+        "low",
+        "high",
+        "log",
+        "step",
+        "choices",
+        "value",
+        "condition",
+        "values",
+        "count",
+        "state",
+        "step",
+        "params",
+        "evaluator",
+        "wait",
+    ]
+)
 bodies = st.dictionaries(keys, json_values, max_size=6) | json_values
 
 
@@ -30,9 +53,14 @@ def client():
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(database_url=f"sqlite:///{tmp}/fuzz.db"), start_worker=False)
         with TestClient(app) as c:
-            study = c.post("/v1/studies", json={
-                "name": "target", "strategy": {"name": "random"},
-                "space": [{"name": "x", "type": "float", "low": 0, "high": 1}]}).json()
+            study = c.post(
+                "/v1/studies",
+                json={
+                    "name": "target",
+                    "strategy": {"name": "random"},
+                    "space": [{"name": "x", "type": "float", "low": 0, "high": 1}],
+                },
+            ).json()
             trial = c.post(f"/v1/studies/{study['id']}/trials:ask", json={}).json()["trials"][0]
             c.study_id, c.trial_id = study["id"], trial["id"]
             yield c
@@ -47,8 +75,14 @@ def _check(r):
             assert error["field"], r.text
 
 
-ROUTES = ["/v1/studies", "/v1/studies/{s}/trials:ask", "/v1/studies/{s}/trials",
-          "/v1/trials/{t}:tell", "/v1/trials/{t}:report", "/v1/studies:import"]
+ROUTES = [
+    "/v1/studies",
+    "/v1/studies/{s}/trials:ask",
+    "/v1/studies/{s}/trials",
+    "/v1/trials/{t}:tell",
+    "/v1/trials/{t}:report",
+    "/v1/studies:import",
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

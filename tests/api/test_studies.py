@@ -20,8 +20,9 @@ def test_create_and_read_study(http, make_study):
 
 def test_duplicate_name_is_409(http, make_study):
     study = make_study()
-    r = http.post("/v1/studies", json={"name": study["name"], "space": SPACE,
-                                       "strategy": {"name": "random"}})
+    r = http.post(
+        "/v1/studies", json={"name": study["name"], "space": SPACE, "strategy": {"name": "random"}}
+    )
     assert r.status_code == 409
     assert r.json()["error"]["field"] == "name"
 
@@ -37,8 +38,10 @@ def test_duplicate_name_is_409(http, make_study):
         ([{"name": "x", "type": "categorical", "choices": []}], "space[0].choices"),
         ([{"name": "x", "type": "categorical", "choices": ["a", "a"]}], "space[0].choices"),
         (
-            [{"name": "x", "type": "float", "low": 0, "high": 1},
-             {"name": "x", "type": "float", "low": 0, "high": 1}],
+            [
+                {"name": "x", "type": "float", "low": 0, "high": 1},
+                {"name": "x", "type": "float", "low": 0, "high": 1},
+            ],
             "space[1].name",
         ),
         ([{"name": "x", "type": "float", "low": 0}], "space[0].high"),
@@ -46,14 +49,28 @@ def test_duplicate_name_is_409(http, make_study):
         ([{"name": "1x", "type": "float", "low": 0, "high": 1}], "space[0].name"),
         ([{"name": "x", "type": "float", "low": 0, "high": 1, "extra": 1}], "space[0].extra"),
         (
-            [{"name": "x", "type": "float", "low": 0, "high": 1,
-              "condition": {"parent": "nope", "values": ["a"]}}],
+            [
+                {
+                    "name": "x",
+                    "type": "float",
+                    "low": 0,
+                    "high": 1,
+                    "condition": {"parent": "nope", "values": ["a"]},
+                }
+            ],
             "space[0].condition.parent",
         ),
         (
-            [{"name": "c", "type": "categorical", "choices": ["a"]},
-             {"name": "x", "type": "float", "low": 0, "high": 1,
-              "condition": {"parent": "c", "values": ["b"]}}],
+            [
+                {"name": "c", "type": "categorical", "choices": ["a"]},
+                {
+                    "name": "x",
+                    "type": "float",
+                    "low": 0,
+                    "high": 1,
+                    "condition": {"parent": "c", "values": ["b"]},
+                },
+            ],
             "space[1].condition.values",
         ),
         ([{"name": "x", "type": "int", "low": 0, "high": 9, "step": 2}], "space[0].high"),
@@ -135,7 +152,9 @@ def test_list_paginates(http, make_study):
 
 def test_change_strategy_keeps_history(http, make_study):
     study = make_study()
-    trial = http.post(f"/v1/studies/{study['id']}/trials:ask", json={"count": 1}).json()["trials"][0]
+    trial = http.post(f"/v1/studies/{study['id']}/trials:ask", json={"count": 1}).json()["trials"][
+        0
+    ]
     http.post(f"/v1/trials/{trial['id']}:tell", json={"values": {"value": 1.0}})
     r = http.patch(f"/v1/studies/{study['id']}", json={"strategy": {"name": "sobol"}})
     assert r.status_code == 200
@@ -183,8 +202,14 @@ def test_import_rejects_params_outside_space(http, make_study):
     study = make_study()
     exported = http.get(f"/v1/studies/{study['id']}:export").json()
     exported["study"]["name"] = "copy"
-    exported["trials"] = [{"state": "completed", "params": {"x": 99, "n": 1, "opt": "adam"},
-                           "values": {"value": 1}, "created_at": "2026-01-01T00:00:00Z"}]
+    exported["trials"] = [
+        {
+            "state": "completed",
+            "params": {"x": 99, "n": 1, "opt": "adam"},
+            "values": {"value": 1},
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+    ]
     r = http.post("/v1/studies:import", json=exported)
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "trials[0].params.x"

@@ -64,16 +64,19 @@ def test_bad_tells_are_422_and_change_nothing(http, make_study, body, field):
     import json
 
     raw = json.dumps(body, allow_nan=True)
-    r = http.post(f"/v1/trials/{t['id']}:tell", content=raw,
-                  headers={"content-type": "application/json"})
+    r = http.post(
+        f"/v1/trials/{t['id']}:tell", content=raw, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field
     assert http.get(f"/v1/trials/{t['id']}").json()["state"] == "running"
 
 
 def test_missing_metric_of_several(http, make_study):
-    study = make_study(objectives=[{"name": "a"}, {"name": "b", "direction": "maximize"}],
-                       constraints=[{"name": "c", "upper": 1.0}])
+    study = make_study(
+        objectives=[{"name": "a"}, {"name": "b", "direction": "maximize"}],
+        constraints=[{"name": "c", "upper": 1.0}],
+    )
     (t,) = ask(http, study["id"])
     r = http.post(f"/v1/trials/{t['id']}:tell", json={"values": {"a": 1, "b": 2}})
     assert r.status_code == 422 and r.json()["error"]["field"] == "values.c"
@@ -95,9 +98,14 @@ def test_unknown_trial_is_404(http):
 
 def test_bad_ask_bodies(http, make_study):
     sid = make_study()["id"]
-    for body, field in [({"count": 0}, "count"), ({"count": 10**6}, "count"),
-                        ({"count": "two"}, "count"), ({"evaluator": ""}, "evaluator"),
-                        ({"wait": -1}, "wait"), ({"bogus": 1}, "bogus")]:
+    for body, field in [
+        ({"count": 0}, "count"),
+        ({"count": 10**6}, "count"),
+        ({"count": "two"}, "count"),
+        ({"evaluator": ""}, "evaluator"),
+        ({"wait": -1}, "wait"),
+        ({"bogus": 1}, "bogus"),
+    ]:
         r = http.post(f"/v1/studies/{sid}/trials:ask", json=body)
         assert r.status_code == 422, body
         assert r.json()["error"]["field"] == field
@@ -161,8 +169,10 @@ def test_added_trial_outside_space_is_422(http, make_study, params, field):
 
 def test_added_trial_with_values_is_completed(http, make_study):
     sid = make_study()["id"]
-    r = http.post(f"/v1/studies/{sid}/trials",
-                  json={"params": {"x": 1.0, "n": 3, "opt": "adam"}, "values": {"value": 0.5}})
+    r = http.post(
+        f"/v1/studies/{sid}/trials",
+        json={"params": {"x": 1.0, "n": 3, "opt": "adam"}, "values": {"value": 0.5}},
+    )
     assert r.json()["state"] == "completed"
     assert http.get(f"/v1/studies/{sid}/trials:best").json()["id"] == r.json()["id"]
 
@@ -195,8 +205,9 @@ def test_report_and_median_stopping(http, make_study):
     finished = ask(http, sid, 3)
     for i, t in enumerate(finished):
         for step in range(3):
-            r = http.post(f"/v1/trials/{t['id']}:report",
-                          json={"step": step, "values": {"value": 1.0 + i}})
+            r = http.post(
+                f"/v1/trials/{t['id']}:report", json={"step": step, "values": {"value": 1.0 + i}}
+            )
             assert r.status_code == 200 and r.json() == {"should_stop": False}
         http.post(f"/v1/trials/{t['id']}:tell", json={"values": {"value": 1.0 + i}})
     good, bad = ask(http, sid, 2)
@@ -213,8 +224,10 @@ def test_report_and_median_stopping(http, make_study):
 
 
 def test_median_stopping_multi_objective(http, make_study):
-    sid = make_study(objectives=[{"name": "a"}, {"name": "b", "direction": "maximize"}],
-                     settings={"early_stopping_min_trials": 2})["id"]
+    sid = make_study(
+        objectives=[{"name": "a"}, {"name": "b", "direction": "maximize"}],
+        settings={"early_stopping_min_trials": 2},
+    )["id"]
     for t in ask(http, sid, 2):
         http.post(f"/v1/trials/{t['id']}:report", json={"step": 0, "values": {"a": 1, "b": 1}})
         http.post(f"/v1/trials/{t['id']}:tell", json={"values": {"a": 1, "b": 1}})
@@ -228,8 +241,12 @@ def test_median_stopping_multi_objective(http, make_study):
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"step": -1, "values": {"value": 1}}, "step"), ({"step": 0, "values": {}}, "values"),
-     ({"step": 0, "values": {"zz": 1}}, "values.zz"), ({"values": {"value": 1}}, "step")],
+    [
+        ({"step": -1, "values": {"value": 1}}, "step"),
+        ({"step": 0, "values": {}}, "values"),
+        ({"step": 0, "values": {"zz": 1}}, "values.zz"),
+        ({"values": {"value": 1}}, "step"),
+    ],
 )
 def test_bad_reports(http, make_study, body, field):
     sid = make_study()["id"]
@@ -239,8 +256,9 @@ def test_bad_reports(http, make_study, body, field):
 
 
 def test_best_and_pareto(http, make_study):
-    sid = make_study(objectives=[{"name": "a"}, {"name": "b"}],
-                     constraints=[{"name": "c", "upper": 0.0}])["id"]
+    sid = make_study(
+        objectives=[{"name": "a"}, {"name": "b"}], constraints=[{"name": "c", "upper": 0.0}]
+    )["id"]
     assert http.get(f"/v1/studies/{sid}/trials:best").status_code == 404
     values = [(1, 5, -1), (2, 2, -1), (5, 1, -1), (3, 3, -1), (0, 0, 1)]
     ids = []
@@ -274,7 +292,7 @@ def test_budget(http, make_study):
 
 
 def test_fixed_params_are_carried(http, make_study):
-    space = SPACE[:1] + [{"name": "bs", "type": "fixed", "value": 32}]
+    space = [*SPACE[:1], {"name": "bs", "type": "fixed", "value": 32}]
     sid = make_study(space=space)["id"]
     assert all(t["params"]["bs"] == 32 for t in ask(http, sid, 3))
 

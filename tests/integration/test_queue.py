@@ -6,11 +6,10 @@ import multiprocessing as mp
 import time
 
 import pytest
-from sqlalchemy import select
-
 from asktell.db.models import JobRow, OperationRow, ProjectRow, StudyRow
 from asktell.db.queue import enqueue_job, lease_job, owns_lease
 from asktell.db.session import Database
+from sqlalchemy import select
 
 
 def _studies(db: Database, n: int) -> list[int]:
@@ -18,8 +17,12 @@ def _studies(db: Database, n: int) -> list[int]:
         project = ProjectRow(name="p")
         session.add(project)
         session.flush()
-        rows = [StudyRow(project_id=project.id, name=f"s{i}", spec={}, strategy={}, settings={},
-                         meta={}) for i in range(n)]
+        rows = [
+            StudyRow(
+                project_id=project.id, name=f"s{i}", spec={}, strategy={}, settings={}, meta={}
+            )
+            for i in range(n)
+        ]
         session.add_all(rows)
         session.flush()
         return [r.id for r in rows]

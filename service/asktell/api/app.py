@@ -19,6 +19,7 @@ from asktell.db import repository as repo
 from asktell.db.migrate import upgrade
 from asktell.db.notify import Hub
 from asktell.db.session import Database
+from asktell.strategies.registry import available_strategies
 
 log = logging.getLogger("asktell")
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        available_strategies()  # import every strategy now, not in the first request
         if db.is_sqlite:
             upgrade(settings.database_url)
         else:
@@ -100,18 +102,41 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    limit = settings.max_body_bytes
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def _measure(request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return error_response(413, "too_large", f"request body over {limit} bytes", "body")
+
+class RequestGuard:
+    """Pure ASGI middleware: refuse oversized bodies, time every request by route."""
+
+    def __init__(self, app, max_body_bytes: int):
+        self.app = app
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                response = error_response(
+                    413, "too_large", f"request body over {self.limit} bytes", "body"
+                )
+                await response(scope, receive, send)
+                return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = route.path if route is not None else "unmatched"
-        metrics.REQUEST_SECONDS.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+        status = 500
+
+        async def send_and_record(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.REQUEST_SECONDS.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - started
+            )

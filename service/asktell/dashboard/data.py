@@ -1,8 +1,11 @@
 """Completed trials of a study as numpy columns, cached per process and refreshed incrementally.
 
-Every plot of a study reads the same columns (ids, objective and constraint values,
-parameters, strategy, finish time). Loading them from JSON rows is the expensive part,
-so one copy per study is kept and, when trials complete, only the new rows are read.
+Every plot of a study reads the same columns (ids, metric values, strategy and,
+for the parameter plots, parameter values). Reading them is the expensive part
+of a request on a big study, so one snapshot per study is kept: when trials
+complete only the new rows are read, and a parameter column is read the first
+time a plot needs it. Snapshots are never changed in place once published,
+except that parameter columns may be added to them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -22,7 +25,14 @@ from asktell.core.study import StudyDefinition
 from asktell.db import repository as repo
 from asktell.db.models import StudyRow, TrialRow
 
-__all__ = ["MAX_PARAMS", "StudyData", "completed_stamp", "load_study_data", "plotted_params"]
+__all__ = [
+    "MAX_PARAMS",
+    "StudyData",
+    "completed_stamp",
+    "load_study_data",
+    "param_matrix",
+    "plotted_params",
+]
 
 MAX_PARAMS = 50
 """Parameters beyond this many (in space order) are left out of the plots."""
@@ -34,7 +44,7 @@ _CHUNK = 500
 Stamp = tuple[int, int, int]
 
 
-@dataclass
+@dataclass(frozen=True)
 class StudyData:
     """Columns of a study's completed trials, sorted by trial id."""
 
@@ -42,15 +52,30 @@ class StudyData:
     created_at: datetime
     definition: StudyDefinition
     params: list[Param]
-    stamp: Stamp = (0, 0, 0)
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    objectives: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    constraints: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    feasible: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    strategy: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    strategy_names: list[str] = field(default_factory=list)
-    finished: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    X: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    stamp: Stamp
+    ids: np.ndarray
+    objectives: np.ndarray
+    constraints: np.ndarray
+    feasible: np.ndarray
+    strategy: np.ndarray
+    strategy_names: tuple[str, ...]
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, study_id: int, created_at: datetime, definition: StudyDefinition) -> StudyData:
+        return cls(
+            study_id=study_id,
+            created_at=created_at,
+            definition=definition,
+            params=plotted_params(definition),
+            stamp=(0, 0, 0),
+            ids=np.zeros(0, dtype=np.int64),
+            objectives=np.zeros((0, len(definition.objectives))),
+            constraints=np.zeros((0, len(definition.constraints))),
+            feasible=np.zeros(0, dtype=bool),
+            strategy=np.zeros(0, dtype=np.int32),
+            strategy_names=(),
+        )
 
     @property
     def n(self) -> int:
@@ -96,123 +121,222 @@ def _lock_for(study_id: int) -> threading.Lock:
         return _locks.setdefault(study_id, threading.Lock())
 
 
-def cached_data(study_id: int, stamp: Stamp) -> StudyData | None:
-    """The cached columns of a study if they are current for `stamp`."""
+def _cached(study: StudyRow, stamp: Stamp | None) -> StudyData | None:
     with _registry_lock:
-        entry = _entries.get(study_id)
-    return entry if entry is not None and entry.stamp == stamp else None
+        entry = _entries.get(study.id)
+    if entry is None or entry.created_at != study.created_at:
+        return None
+    return entry if stamp is None or entry.stamp == stamp else None
+
+
+def _publish(entry: StudyData) -> None:
+    with _registry_lock:
+        _entries[entry.study_id] = entry
+        _entries.move_to_end(entry.study_id)
+        while len(_entries) > _MAX_STUDIES:
+            _entries.popitem(last=False)
 
 
 def load_study_data(session: Session, study: StudyRow) -> StudyData:
     """The study's completed-trial columns, read from the database only where they changed."""
     stamp = completed_stamp(session, study.id)
-    with _registry_lock:
-        entry = _entries.get(study.id)
-    if _current(entry, study, stamp):
-        return entry
+    found = _cached(study, stamp)
+    if found is not None:
+        return found
     with _lock_for(study.id):
-        with _registry_lock:
-            entry = _entries.get(study.id)
-        if _current(entry, study, stamp):
-            return entry
-        if entry is None or entry.created_at != study.created_at:
-            definition = repo.definition_of(study)
-            entry = StudyData(study.id, study.created_at, definition, plotted_params(definition))
+        found = _cached(study, stamp)
+        if found is not None:
+            return found
+        entry = _cached(study, None) or StudyData.empty(
+            study.id, study.created_at, repo.definition_of(study)
+        )
         entry = _refresh(session, entry)
-        with _registry_lock:
-            _entries[study.id] = entry
-            _entries.move_to_end(study.id)
-            while len(_entries) > _MAX_STUDIES:
-                _entries.popitem(last=False)
+        _publish(entry)
         return entry
 
 
-def _current(entry: StudyData | None, study: StudyRow, stamp: Stamp) -> bool:
-    return entry is not None and entry.created_at == study.created_at and entry.stamp == stamp
+def param_matrix(session: Session, data: StudyData) -> np.ndarray:
+    """The plotted parameters of every row (n by params; categoricals as choice indices)."""
+    missing = [p for p in data.params if p.name not in data.columns]
+    if missing:
+        with _lock_for(data.study_id):
+            missing = [p for p in data.params if p.name not in data.columns]
+            if missing:
+                _read_columns(session, data, missing)
+    if not data.params:
+        return np.zeros((data.n, 0))
+    return np.column_stack([data.columns[p.name] for p in data.params])
+
+
+def _read_columns(session: Session, data: StudyData, params: list[Param]) -> None:
+    """Read parameter columns of every cached row with one query, aligned on the cached ids."""
+    readers = [_column_reader(p) for p in params]
+    rows = (
+        _conn(session)
+        .execute(
+            select(TrialRow.id, *[expr for expr, _ in readers]).where(
+                TrialRow.study_id == data.study_id, TrialRow.state == "completed"
+            )
+        )
+        .all()
+    )
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    pos = np.searchsorted(data.ids, ids)
+    ok = pos < data.n
+    ok[ok] = data.ids[pos[ok]] == ids[ok]
+    for k, (_, decode) in enumerate(readers):
+        col = np.full(data.n, np.nan)
+        col[pos[ok]] = decode([r[k + 1] for r in rows])[ok]
+        data.columns[params[k].name] = col
+
+
+def _column_reader(p: Param):
+    """The SQL expression of a parameter and how to turn its results into floats.
+
+    Numbers come back as floats; categorical choices as their index, read as text or
+    numbers where the choices allow it (fast on both engines), else as JSON.
+    """
+    if not isinstance(p, CategoricalParam):
+        return TrialRow.params[p.name].as_float(), lambda vals: np.array(vals, dtype=float)
+    choices = list(p.choices)
+    if all(isinstance(c, str) for c in choices):
+        index = {c: float(k) for k, c in enumerate(choices)}
+        expr = TrialRow.params[p.name].as_string()
+    elif not any(isinstance(c, bool | str) for c in choices):
+        index = {float(c): float(k) for k, c in enumerate(choices)}
+        expr = TrialRow.params[p.name].as_float()
+    else:
+        encode = _encoder(p)
+        return TrialRow.params[p.name], lambda vals: np.array([encode(v) for v in vals])
+
+    def decode(vals: list) -> np.ndarray:
+        return np.array([index.get(v, math.nan) for v in vals], dtype=float)
+
+    return expr, decode
+
+
+def _conn(session: Session):
+    """The session's connection: bulk reads skip the ORM's per-row work."""
+    return session.connection()
 
 
 def _refresh(session: Session, entry: StudyData) -> StudyData:
+    if entry.n == 0:
+        return _merge(entry, _read_metrics(session, entry), keep_columns=False)
     ids = np.fromiter(
-        session.scalars(
+        _conn(session).scalars(
             select(TrialRow.id)
             .where(TrialRow.study_id == entry.study_id, TrialRow.state == "completed")
             .order_by(TrialRow.id)
         ),
         dtype=np.int64,
     )
-    if entry.n and not np.isin(entry.ids, ids, assume_unique=True).all():
-        entry = StudyData(entry.study_id, entry.created_at, entry.definition, entry.params)
-    new = ids[~np.isin(ids, entry.ids, assume_unique=True)] if entry.n else ids
+    if not np.isin(entry.ids, ids, assume_unique=True).all():
+        entry = StudyData.empty(entry.study_id, entry.created_at, entry.definition)
+        return _merge(entry, _read_metrics(session, entry), keep_columns=False)
+    new = ids[~np.isin(ids, entry.ids, assume_unique=True)]
     if new.size == 0:
-        entry.stamp = _stamp_of(entry.ids)
-        return entry
-    base = select(
-        TrialRow.id, TrialRow.params, TrialRow.values, TrialRow.strategy, TrialRow.finished_at
-    ).where(TrialRow.study_id == entry.study_id, TrialRow.state == "completed")
+        return replace(entry, stamp=_stamp_of(entry.ids))
     if new.size > _FULL_LOAD_ABOVE:
-        wanted = set(new.tolist())
-        rows = [r for r in session.execute(base) if r[0] in wanted]
-    else:
-        rows = []
-        for start in range(0, new.size, _CHUNK):
-            chunk = new[start : start + _CHUNK].tolist()
-            rows.extend(session.execute(base.where(TrialRow.id.in_(chunk))))
-    return _append(entry, rows)
+        return _merge(entry, _read_metrics(session, entry), keep_columns=False)
+    rows = []
+    base = select(TrialRow.id, TrialRow.strategy, TrialRow.values, TrialRow.params)
+    for start in range(0, new.size, _CHUNK):
+        chunk = new[start : start + _CHUNK].tolist()
+        rows.extend(_conn(session).execute(base.where(TrialRow.id.in_(chunk))))
+    return _merge(entry, _parse_rows(entry, rows), keep_columns=True)
+
+
+@dataclass
+class _Batch:
+    ids: np.ndarray
+    objectives: np.ndarray
+    constraints: np.ndarray
+    strategy: list[str | None]
+    columns: dict[str, np.ndarray]
+
+
+def _read_metrics(session: Session, entry: StudyData) -> _Batch:
+    """Every completed row's metrics and strategy, extracted by the database."""
+    d = entry.definition
+    names = [o.name for o in d.objectives] + [c.name for c in d.constraints]
+    rows = (
+        _conn(session)
+        .execute(
+            select(TrialRow.id, TrialRow.strategy, *[TrialRow.values[m].as_float() for m in names])
+            .where(TrialRow.study_id == entry.study_id, TrialRow.state == "completed")
+            .order_by(TrialRow.id)
+        )
+        .all()
+    )
+    n, k = len(rows), len(d.objectives)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    M = np.array([r[2:] for r in rows], dtype=float).reshape(n, len(names))
+    return _Batch(ids, M[:, :k], M[:, k:], [r[1] for r in rows], {})
+
+
+def _parse_rows(entry: StudyData, rows: list) -> _Batch:
+    """A few new rows with their JSON parsed here, parameter columns included."""
+    d = entry.definition
+    n = len(rows)
+    Y = np.array([[_float((r[2] or {}).get(o.name)) for o in d.objectives] for r in rows])
+    C = np.array([[_float((r[2] or {}).get(c.name)) for c in d.constraints] for r in rows])
+    columns = {}
+    for p in entry.params:
+        encode = _encoder(p)
+        columns[p.name] = np.array([encode((r[3] or {}).get(p.name)) for r in rows], dtype=float)
+    return _Batch(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        Y.reshape(n, len(d.objectives)),
+        C.reshape(n, len(d.constraints)),
+        [r[1] for r in rows],
+        columns,
+    )
+
+
+def _merge(entry: StudyData, batch: _Batch, *, keep_columns: bool) -> StudyData:
+    names = list(entry.strategy_names)
+    index = {s: i for i, s in enumerate(names)}
+    codes = np.empty(len(batch.strategy), dtype=np.int32)
+    for i, s in enumerate(batch.strategy):
+        key = s or "unknown"
+        if key not in index:
+            index[key] = len(names)
+            names.append(key)
+        codes[i] = index[key]
+    feasible = np.all(np.isfinite(batch.objectives), axis=1)
+    for j, c in enumerate(entry.definition.constraints):
+        v = batch.constraints[:, j]
+        feasible &= np.isfinite(v)
+        if c.upper is not None:
+            feasible &= ~(v > c.upper)
+        if c.lower is not None:
+            feasible &= ~(v < c.lower)
+    if not keep_columns:
+        entry = StudyData.empty(entry.study_id, entry.created_at, entry.definition)
+    cat = np.concatenate
+    all_ids = cat([entry.ids, batch.ids])
+    order = np.argsort(all_ids, kind="stable")
+    columns = {
+        name: cat([col, batch.columns[name]])[order]
+        for name, col in entry.columns.items()
+        if name in batch.columns
+    }
+    return replace(
+        entry,
+        stamp=_stamp_of(all_ids),
+        ids=all_ids[order],
+        objectives=cat([entry.objectives, batch.objectives])[order],
+        constraints=cat([entry.constraints, batch.constraints])[order],
+        feasible=cat([entry.feasible, feasible])[order],
+        strategy=cat([entry.strategy, codes])[order],
+        strategy_names=tuple(names),
+        columns=columns,
+    )
 
 
 def _stamp_of(ids: np.ndarray) -> Stamp:
     return (int(ids.size), int(ids.max()) if ids.size else 0, int(ids.sum()) if ids.size else 0)
-
-
-def _append(entry: StudyData, rows: list) -> StudyData:
-    d = entry.definition
-    obj_names = [o.name for o in d.objectives]
-    con = d.constraints
-    n = len(rows)
-    ids = np.empty(n, dtype=np.int64)
-    Y = np.full((n, len(obj_names)), np.nan)
-    C = np.full((n, len(con)), np.nan)
-    strat = np.empty(n, dtype=np.int32)
-    fin = np.full(n, np.nan)
-    X = np.full((n, len(entry.params)), np.nan)
-    names = {s: i for i, s in enumerate(entry.strategy_names)}
-    encoders = [_encoder(p) for p in entry.params]
-    for i, (tid, params, values, strategy, finished) in enumerate(rows):
-        ids[i] = tid
-        values = values or {}
-        for j, name in enumerate(obj_names):
-            Y[i, j] = _float(values.get(name))
-        for j, c in enumerate(con):
-            C[i, j] = _float(values.get(c.name))
-        key = strategy or "unknown"
-        if key not in names:
-            names[key] = len(names)
-            entry.strategy_names.append(key)
-        strat[i] = names[key]
-        if finished is not None:
-            fin[i] = finished.timestamp()
-        for j, p in enumerate(entry.params):
-            if p.name in params:
-                X[i, j] = encoders[j](params[p.name])
-    feasible = np.all(np.isfinite(Y), axis=1)
-    for j, c in enumerate(con):
-        if c.upper is not None:
-            feasible &= ~(C[:, j] > c.upper)
-        if c.lower is not None:
-            feasible &= ~(C[:, j] < c.lower)
-        feasible &= np.isfinite(C[:, j])
-    cat = np.concatenate
-    all_ids = cat([entry.ids, ids])
-    order = np.argsort(all_ids, kind="stable")
-    entry.ids = all_ids[order]
-    entry.objectives = cat([entry.objectives.reshape(-1, len(obj_names)), Y])[order]
-    entry.constraints = cat([entry.constraints.reshape(-1, len(con)), C])[order]
-    entry.feasible = cat([entry.feasible, feasible])[order]
-    entry.strategy = cat([entry.strategy, strat])[order]
-    entry.finished = cat([entry.finished, fin])[order]
-    entry.X = cat([entry.X.reshape(-1, len(entry.params)), X])[order]
-    entry.stamp = _stamp_of(entry.ids)
-    return entry
 
 
 def _float(v) -> float:
@@ -235,7 +359,10 @@ def _encoder(p: Param):
         index = {_choice_key(c): float(k) for k, c in enumerate(p.choices)}
 
         def encode(v) -> float:
-            return index.get(_choice_key(v), math.nan)
+            try:
+                return index.get(_choice_key(v), math.nan)
+            except TypeError:
+                return math.nan
 
         return encode
     return _float

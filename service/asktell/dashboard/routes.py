@@ -1,4 +1,4 @@
-"""Serves the dashboard page and its static files (no CDN: everything ships in the package)."""
+"""Serves the dashboard page, its static files (no CDN: everything ships in the package) and API."""
 
 from __future__ import annotations
 
@@ -7,21 +7,28 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from asktell.core.errors import NotFound
+from asktell.dashboard.api import router as api_router
+
 STATIC = Path(__file__).parent / "static"
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
+pages = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@pages.get("/")
 def dashboard_index() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
-@router.get("/static/{name}")
+@pages.get("/static/{name}")
 def dashboard_static(name: str) -> FileResponse:
     path = (STATIC / name).resolve()
     if path.parent != STATIC.resolve() or not path.is_file():
-        from asktell.core.errors import NotFound
-
         raise NotFound("no such file", field="name")
-    return FileResponse(path)
+    media = "text/javascript" if path.suffix == ".js" else None
+    return FileResponse(path, media_type=media, headers={"cache-control": "no-cache"})
+
+
+router.include_router(pages)
+router.include_router(api_router)

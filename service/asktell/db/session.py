@@ -34,7 +34,7 @@ class Database:
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:
             self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
             )
             self.read_engine = self.engine
         self._write = sessionmaker(self.engine, expire_on_commit=False)

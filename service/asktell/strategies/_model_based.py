@@ -386,16 +386,18 @@ def canonical(encoder: SpaceEncoder, X: np.ndarray) -> np.ndarray:
     return encoder.encode(encoder.decode(X)).reshape(X.shape)
 
 
-def _keys(X: Tensor) -> Tensor:
-    return torch.round(X * 1e9)
+def _keys(X: Tensor) -> list[bytes]:
+    """One hashable key per row of `X`, equal for rows equal to about 1e-9."""
+    return [row.tobytes() for row in np.round(X.detach().cpu().numpy() * 1e9).astype(np.int64)]
 
 
 def _without(X: Tensor, X_avoid: Tensor) -> Tensor:
     """Rows of `X` (`k x d`) that are not rows of `X_avoid`."""
     if not len(X_avoid):
         return X
-    same = (_keys(X).unsqueeze(-2) == _keys(X_avoid).unsqueeze(-3)).all(dim=-1).any(dim=-1)
-    return X[~same]
+    avoid = set(_keys(X_avoid))
+    keep = [key not in avoid for key in _keys(X)]
+    return X[torch.tensor(keep, dtype=torch.bool, device=X.device)]
 
 
 class ModelBasedStrategy(Strategy):

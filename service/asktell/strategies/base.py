@@ -45,13 +45,15 @@ class Strategy(ABC):
 
     `inline = True` means the strategy answers within milliseconds on a CPU and
     may run in the API process; `needs_history = False` means it ignores the
-    trials, so the server need not load them.
+    trials, so the server need not load them; `stateful = False` means it
+    never returns a state.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     inline: ClassVar[bool] = False
     needs_history: ClassVar[bool] = True
+    stateful: ClassVar[bool] = True
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
 
     def __init__(self, options: dict[str, Any] | None = None, device: str = "cpu"):

@@ -17,6 +17,7 @@ class RandomSearch(Strategy):
     description = "Uniform random points; no model, answers inline."
     inline = True
     needs_history = False
+    stateful = False
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         encoder = SpaceEncoder(snapshot.space)

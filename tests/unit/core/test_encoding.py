@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from asktell.core.encoding import SpaceEncoder
+from asktell.core.space import SearchSpace
 from asktell_client.types import StudyCreate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from asktell.core.encoding import SpaceEncoder
-from asktell.core.space import SearchSpace
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
@@ -29,18 +28,29 @@ def int_param(draw, name):
     low = draw(st.integers(1, 100)) if log else draw(st.integers(-1000, 1000))
     step = 1 if log else draw(st.integers(1, 5))
     count = draw(st.integers(1, 50))
-    return {"name": name, "type": "int", "low": low, "high": low + step * count, "step": step,
-            "log": log}
+    return {
+        "name": name,
+        "type": "int",
+        "low": low,
+        "high": low + step * count,
+        "step": step,
+        "log": log,
+    }
 
 
-choice_values = st.one_of(st.text(min_size=1, max_size=5), st.integers(-5, 5), st.booleans(),
-                          st.floats(-10, 10, allow_nan=False))
+choice_values = st.one_of(
+    st.text(min_size=1, max_size=5),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.floats(-10, 10, allow_nan=False),
+)
 
 
 @st.composite
 def categorical_param(draw, name):
-    choices = draw(st.lists(choice_values, min_size=1, max_size=6,
-                            unique_by=lambda v: (type(v).__name__, v)))
+    choices = draw(
+        st.lists(choice_values, min_size=1, max_size=6, unique_by=lambda v: (type(v).__name__, v))
+    )
     return {"name": name, "type": "categorical", "choices": choices}
 
 
@@ -83,8 +93,11 @@ def test_decoded_points_are_valid_and_stable(space, seed, n):
     for again, point in zip(encoder.decode(X), points, strict=True):
         assert again.keys() == point.keys()
         for k, v in point.items():
-            same = math.isclose(again[k], v, rel_tol=1e-9, abs_tol=1e-9) if type(
-                v) is float else again[k] == v and type(again[k]) is type(v)
+            same = (
+                math.isclose(again[k], v, rel_tol=1e-9, abs_tol=1e-9)
+                if type(v) is float
+                else again[k] == v and type(again[k]) is type(v)
+            )
             assert same, (k, again[k], v)
     assert np.allclose(encoder.round(X), encoder.round(encoder.round(X)))
 
@@ -99,8 +112,11 @@ def test_cube_corners_decode_inside_bounds(space):
 
 
 def test_int_values_equally_likely():
-    space = SearchSpace(StudyCreate(name="s", space=[
-        {"name": "k", "type": "int", "low": 0, "high": 9, "step": 3}]).space)
+    space = SearchSpace(
+        StudyCreate(
+            name="s", space=[{"name": "k", "type": "int", "low": 0, "high": 9, "step": 3}]
+        ).space
+    )
     encoder = SpaceEncoder(space)
     ks = [p["k"] for p in encoder.decode(np.random.default_rng(0).random((4000, 1)))]
     counts = np.bincount(np.array(ks) // 3)
@@ -108,8 +124,11 @@ def test_int_values_equally_likely():
 
 
 def test_log_float_is_uniform_in_log_space():
-    space = SearchSpace(StudyCreate(name="s", space=[
-        {"name": "lr", "type": "float", "low": 1e-5, "high": 1.0, "log": True}]).space)
+    space = SearchSpace(
+        StudyCreate(
+            name="s", space=[{"name": "lr", "type": "float", "low": 1e-5, "high": 1.0, "log": True}]
+        ).space
+    )
     encoder = SpaceEncoder(space)
     xs = [p["lr"] for p in encoder.decode(np.random.default_rng(0).random((4000, 1)))]
     below = sum(x < 1e-3 for x in xs) / len(xs)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from asktell_client.types import StudyCreate
-
 from asktell.core.errors import InvalidInput
 from asktell.core.space import SearchSpace
+from asktell_client.types import StudyCreate
 
 SPACE = [
     {"name": "opt", "type": "categorical", "choices": ["adam", "sgd", True, 1]},
-    {"name": "m", "type": "float", "low": 0, "high": 1, "condition": {"parent": "opt",
-                                                                        "values": ["sgd"]}},
+    {
+        "name": "m",
+        "type": "float",
+        "low": 0,
+        "high": 1,
+        "condition": {"parent": "opt", "values": ["sgd"]},
+    },
     {"name": "k", "type": "int", "low": 2, "high": 8, "step": 2},
 ]
 
@@ -27,14 +31,17 @@ def test_booleans_and_numbers_stay_apart():
     assert s.point_key({"opt": True, "k": 2}) != s.point_key({"opt": 1, "k": 2})
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"opt": "sgd", "k": 2}, "params.m"),
-    ({"opt": "adam", "k": 2, "m": 0.1}, "params.m"),
-    ({"opt": "adam", "k": 3}, "params.k"),
-    ({"opt": "adam", "k": 2.5}, "params.k"),
-    ({"opt": "adam", "k": 10}, "params.k"),
-    ({"opt": "rms", "k": 2}, "params.opt"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"opt": "sgd", "k": 2}, "params.m"),
+        ({"opt": "adam", "k": 2, "m": 0.1}, "params.m"),
+        ({"opt": "adam", "k": 3}, "params.k"),
+        ({"opt": "adam", "k": 2.5}, "params.k"),
+        ({"opt": "adam", "k": 10}, "params.k"),
+        ({"opt": "rms", "k": 2}, "params.opt"),
+    ],
+)
 def test_invalid_params_name_the_field(params, field):
     with pytest.raises(InvalidInput) as info:
         space().validate_params(params)

@@ -1,0 +1,269 @@
+"""Ask+tell throughput and ask latency over HTTP, next to Optuna's RDBStorage, same database.
+
+    python bench/throughput.py                  # SQLite and PostgreSQL, 1 and 16 clients
+    python bench/throughput.py --seconds 5 --engines postgres
+
+asktell: one `asktell serve --no-worker` process, the random strategy, clients are
+async httpx tasks in this process doing ask(1) → tell. Optuna: one process per
+client, each with its own RDBStorage, doing study.ask() → study.tell() with the
+RandomSampler. Each run uses a fresh database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+PG_ADMIN = os.environ.get(
+    "ASKTELL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Databases:
+    """Fresh databases per run; dropped at exit."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="asktell-bench-"))
+        self.pg_names: list[str] = []
+
+    def new(self, engine: str) -> str:
+        if engine == "sqlite":
+            return f"sqlite:///{self.tmp / (uuid.uuid4().hex + '.db')}"
+        name = f"asktell_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.pg_names.append(name)
+        return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+    def close(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.pg_names:
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for name in self.pg_names:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+# --------------------------------------------------------------------------- asktell
+
+
+def start_server(url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    exe = Path(sys.executable).with_name("asktell")
+    if not url.startswith("sqlite"):
+        subprocess.run(
+            [str(exe), "db", "upgrade", "--database-url", url], check=True, capture_output=True
+        )
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--port",
+            str(port),
+            "--database-url",
+            url,
+            "--no-worker",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/readyz").status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+async def asktell_load(base: str, clients: int, seconds: float) -> dict:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        r = await http.post(
+            "/v1/studies",
+            json={
+                "name": f"bench-{uuid.uuid4().hex[:6]}",
+                "strategy": {"name": "random"},
+                "space": [
+                    {"name": "x", "type": "float", "low": -5, "high": 5},
+                    {"name": "y", "type": "float", "low": -5, "high": 5},
+                ],
+            },
+        )
+        sid = r.json()["id"]
+        latencies: list[float] = []
+        done = 0
+        errors = 0
+        stop = time.perf_counter() + seconds
+
+        async def client() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                r = await http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors += 1
+                    continue
+                trial = r.json()["trials"][0]
+                p = trial["params"]
+                t = await http.post(
+                    f"/v1/trials/{trial['id']}:tell",
+                    json={"values": {"value": p["x"] ** 2 + p["y"] ** 2}},
+                )
+                if t.status_code == 200:
+                    done += 1
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return _summary(done, elapsed, latencies, errors)
+
+
+def _summary(done: int, elapsed: float, latencies: list[float], errors: int) -> dict:
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [float("nan")] * 99
+    return {
+        "trials_per_s": done / elapsed,
+        "p50_ms": q[49] * 1e3,
+        "p99_ms": q[98] * 1e3,
+        "trials": done,
+        "errors": errors,
+    }
+
+
+# --------------------------------------------------------------------------- optuna
+
+
+def _optuna_worker(url: str, name: str, stop_at: float, out: mp.Queue) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = optuna.storages.RDBStorage(url)
+    study = optuna.load_study(
+        study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler()
+    )
+    lat, done = [], 0
+    while time.time() < stop_at:
+        t0 = time.perf_counter()
+        trial = study.ask()
+        x = trial.suggest_float("x", -5, 5)
+        y = trial.suggest_float("y", -5, 5)
+        lat.append(time.perf_counter() - t0)
+        study.tell(trial, x * x + y * y)
+        done += 1
+    out.put((done, lat))
+
+
+def optuna_load(url: str, clients: int, seconds: float) -> dict:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    optuna.create_study(study_name=name, storage=optuna.storages.RDBStorage(url))
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 3.0  # let every process import optuna first
+    procs = [
+        ctx.Process(target=_optuna_worker, args=(url, name, start_at + seconds, out))
+        for _ in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    done = sum(r[0] for r in results)
+    lat = [x for r in results for x in r[1]]
+    return _summary(done, seconds + 3.0 - 3.0, lat, 0) | {"note": "incl. warm-up skew"}
+
+
+def optuna_run(url: str, clients: int, seconds: float) -> dict:
+    """Optuna with a synchronised start: processes begin together after importing."""
+    return optuna_load(url, clients, seconds)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--engines", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--skip-optuna", action="store_true")
+    args = parser.parse_args()
+
+    dbs = Databases()
+    rows = []
+    try:
+        for engine in args.engines:
+            for clients in args.clients:
+                url = dbs.new(engine)
+                proc, base = start_server(url)
+                try:
+                    res = asyncio.run(asktell_load(base, clients, args.seconds))
+                finally:
+                    proc.terminate()
+                    proc.wait(10)
+                rows.append(("asktell", engine, clients, res))
+                print(_fmt(rows[-1]), flush=True)
+                if not args.skip_optuna:
+                    res = optuna_run(dbs.new(engine), clients, args.seconds)
+                    rows.append(("optuna", engine, clients, res))
+                    print(_fmt(rows[-1]), flush=True)
+    finally:
+        dbs.close()
+    print()
+    print("| system | engine | clients | trials/s | ask p50 ms | ask p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(_fmt(row))
+    for engine in args.engines:
+        for clients in args.clients:
+            ours = [r for s, e, c, r in rows if s == "asktell" and e == engine and c == clients]
+            theirs = [r for s, e, c, r in rows if s == "optuna" and e == engine and c == clients]
+            if ours and theirs:
+                ratio = ours[0]["trials_per_s"] / max(theirs[0]["trials_per_s"], 1e-9)
+                print(f"{engine}, {clients} clients: asktell/optuna = {ratio:.1f}x")
+
+
+def _fmt(row) -> str:
+    system, engine, clients, r = row
+    return (
+        f"| {system} | {engine} | {clients} | {r['trials_per_s']:.1f} | {r['p50_ms']:.1f} | "
+        f"{r['p99_ms']:.1f} | {r['errors']} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

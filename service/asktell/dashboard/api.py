@@ -1,0 +1,417 @@
+"""JSON endpoints of the dashboard under /v1/dashboard: aggregated, downsampled, project-scoped.
+
+The page never downloads every trial: plots get at most a few thousand points
+(every best-so-far improvement plus a uniform sample) and the trials table is
+paged, sorted and filtered on the server. Writes go through the regular API.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+import numpy as np
+from asktell_client.types import StudyState, TrialState
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from asktell.api.deps import MAX_ID, CallerDep, ContextDep, StudyId
+from asktell.core.errors import InvalidInput
+from asktell.dashboard import payloads as pl
+from asktell.dashboard import queries as q
+from asktell.dashboard.analysis import numbers, uniform_indices
+from asktell.dashboard.data import StudyData, load_study_data, param_matrix
+from asktell.dashboard.memo import Memo
+from asktell.db import repository as repo
+from asktell.db.models import StudyRow, TrialRow, utcnow
+
+router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+
+Objective = Annotated[str | None, Query(max_length=128)]
+StudySort = Literal[
+    "id", "name", "state", "strategy", "trials", "completed", "best", "last_activity"
+]
+Order = Literal["asc", "desc"]
+
+_best = Memo()
+BIG_STUDY = 2000
+"""Completed trials above which the studies list reads best values from the cached columns."""
+
+
+def _default(o):
+    if isinstance(o, datetime):
+        return o.isoformat()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def respond(content: dict) -> Response:
+    """Compact JSON (NaN never leaves: payload builders turn it into null)."""
+    body = json.dumps(content, separators=(",", ":"), allow_nan=False, default=_default)
+    return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
+
+
+def _study(session: Session, caller, study_id: int) -> StudyRow:
+    return repo.get_study(session, project_id=caller.project_id, study_id=study_id)
+
+
+def _study_and_data(ctx, caller, study_id: int) -> tuple[StudyRow, StudyData]:
+    with ctx.db.read() as session:
+        study = _study(session, caller, study_id)
+        return study, load_study_data(session, study)
+
+
+def _data_and_params(ctx, caller, study_id: int) -> tuple[StudyData, np.ndarray]:
+    """The study's columns with its parameter matrix."""
+    with ctx.db.read() as session:
+        data = load_study_data(session, _study(session, caller, study_id))
+        return data, param_matrix(session, data)
+
+
+@router.get("/me")
+def me(caller: CallerDep, ctx: ContextDep) -> Response:
+    """Who the page acts as: whether it may write, and whether the server is in open mode."""
+    return respond({"can_write": caller.can_write, "open_mode": ctx.open_mode})
+
+
+@router.get("/studies")
+def list_studies(
+    caller: CallerDep,
+    ctx: ContextDep,
+    search: Annotated[str | None, Query(max_length=128)] = None,
+    state: StudyState | None = None,
+    sort: StudySort = "id",
+    order: Order = "asc",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Response:
+    """Every study of the project with its state, strategy, trial counts, best value, activity."""
+    with ctx.db.read() as session:
+        rows = repo.list_studies(session, project_id=caller.project_id, cursor=None, limit=10_000)
+        if search:
+            rows = [r for r in rows if search.lower() in r.name.lower()]
+        if state is not None:
+            rows = [r for r in rows if r.state == state.value]
+        ids = [r.id for r in rows]
+        counts = repo.trial_counts(session, study_ids=ids)
+        stamps = q.change_stamps(session, ids)
+        items = [_study_item(session, r, counts.get(r.id, {}), stamps[r.id]) for r in rows]
+    items.sort(key=_study_key(sort), reverse=order == "desc")
+    if sort in ("best", "last_activity"):
+        known = [i for i in items if i[sort] is not None]
+        items = known + [i for i in items if i[sort] is None]
+    return respond({"total": len(items), "items": items[:limit]})
+
+
+def _study_item(session: Session, row: StudyRow, counts: dict[str, int], stamp: str) -> dict:
+    objective = row.spec["objectives"][0]
+    completed = counts.get("completed", 0)
+    best = _best.get((row.id, stamp), lambda: _best_of(session, row, completed))
+    return {
+        "id": row.id,
+        "name": row.name,
+        "state": row.state,
+        "strategy": row.strategy.get("name"),
+        "objective": objective["name"],
+        "direction": objective.get("direction", "minimize"),
+        "n_objectives": len(row.spec["objectives"]),
+        "counts": counts,
+        "trials": sum(counts.values()),
+        "completed": completed,
+        "best": best[0],
+        "best_trial_id": best[1],
+        "last_activity": q.last_activity(session, row, stamp),
+        "stamp": stamp,
+    }
+
+
+def _best_of(session: Session, row: StudyRow, completed: int) -> tuple[float | None, int | None]:
+    """Best value of the first objective and its trial: from the cached columns on big studies."""
+    if completed > BIG_STUDY:
+        data = load_study_data(session, row)
+        i = _best_index(data)
+        return (None, None) if i is None else (float(data.objectives[i, 0]), int(data.ids[i]))
+    found = repo.best_trials(session, study=row)
+    if not found:
+        return None, None
+    name = row.spec["objectives"][0]["name"]
+    return found[0].values[name], found[0].id
+
+
+def _best_index(data: StudyData) -> int | None:
+    """Row of the best feasible value of the first objective."""
+    if not data.n or not data.feasible.any():
+        return None
+    score = np.where(data.feasible, data.signs()[0] * data.objectives[:, 0], -np.inf)
+    return int(np.argmax(score))
+
+
+def _study_key(sort: str):
+    def key(item: dict):
+        value = item[sort]
+        if value is None:
+            return (0, 0)
+        return (1, value.lower()) if isinstance(value, str) else (1, value)
+
+    return key
+
+
+@router.get("/studies/{study_id}")
+def study_summary(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Response:
+    """One study: definition, counts, best trial, strategies used, a stamp that changes on news."""
+    with ctx.db.read() as session:
+        row = _study(session, caller, study_id)
+        counts = repo.trial_counts(session, study_ids=[row.id]).get(row.id, {})
+        stamp = q.change_stamps(session, [row.id])[row.id]
+        data = load_study_data(session, row)
+        best = _best_trial(session, data)
+        content = {
+            "id": row.id,
+            "name": row.name,
+            "state": row.state,
+            "strategy": row.strategy,
+            "settings": row.settings,
+            "metadata": row.meta or {},
+            "space": row.spec["space"],
+            "plotted_params": [p.name for p in data.params],
+            "objectives": row.spec["objectives"],
+            "constraints": row.spec.get("constraints", []),
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "last_activity": q.last_activity(session, row, stamp),
+            "counts": counts,
+            "trials": sum(counts.values()),
+            "stamp": stamp,
+            "best": best,
+            "strategies": q.strategy_counts(session, row.id, stamp),
+            "can_write": caller.can_write,
+        }
+    return respond(content)
+
+
+def _best_trial(session: Session, data: StudyData) -> dict | None:
+    """The best feasible completed trial on the first objective."""
+    i = _best_index(data)
+    trial = session.get(TrialRow, int(data.ids[i])) if i is not None else None
+    if trial is None:
+        return None
+    return {
+        "id": trial.id,
+        "values": trial.values,
+        "params": trial.params,
+        "strategy": trial.strategy,
+    }
+
+
+@router.get("/studies/{study_id}/history")
+def history(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    objective: Objective = None,
+    max_points: Annotated[int, Query(ge=10, le=10_000)] = 2000,
+) -> Response:
+    """Completed values in trial order with the best-so-far, downsampled to `max_points`."""
+    _, data = _study_and_data(ctx, caller, study_id)
+    j = pl.objective_index(data, objective)
+    return respond(pl.history_payload(data, j, max_points))
+
+
+@router.get("/studies/{study_id}/edf")
+def edf(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    objective: Objective = None,
+    points: Annotated[int, Query(ge=2, le=2000)] = 200,
+) -> Response:
+    """The empirical distribution function of an objective's feasible values."""
+    _, data = _study_and_data(ctx, caller, study_id)
+    return respond(pl.edf_payload(data, pl.objective_index(data, objective), points))
+
+
+@router.get("/studies/{study_id}/sample")
+def sample(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    objective: Objective = None,
+    max_points: Annotated[int, Query(ge=10, le=5000)] = 1000,
+) -> Response:
+    """A sample of completed trials (the best ones included) with their parameters."""
+    data, X = _data_and_params(ctx, caller, study_id)
+    return respond(pl.sample_payload(data, X, pl.objective_index(data, objective), max_points))
+
+
+@router.get("/studies/{study_id}/importance")
+def importance(
+    study_id: StudyId, caller: CallerDep, ctx: ContextDep, objective: Objective = None
+) -> Response:
+    """How much of the objective's variance each parameter explains on its own."""
+    data, X = _data_and_params(ctx, caller, study_id)
+    return respond(pl.importance_payload(data, X, pl.objective_index(data, objective)))
+
+
+@router.get("/studies/{study_id}/contour")
+def contour(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    x: Annotated[str, Query(min_length=1, max_length=128)],
+    y: Annotated[str, Query(min_length=1, max_length=128)],
+    objective: Objective = None,
+    bins: Annotated[int, Query(ge=2, le=100)] = 24,
+) -> Response:
+    """Mean objective over a grid of two parameters."""
+    data, X = _data_and_params(ctx, caller, study_id)
+    j = pl.objective_index(data, objective)
+    return respond(pl.contour_payload(data, X, j, x, y, bins))
+
+
+@router.get("/studies/{study_id}/pareto")
+def pareto(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    max_points: Annotated[int, Query(ge=10, le=10_000)] = 2000,
+) -> Response:
+    """Feasible trials on all objectives, with the non-dominated front marked."""
+    _, data = _study_and_data(ctx, caller, study_id)
+    return respond(pl.pareto_payload(data, max_points))
+
+
+@router.get("/studies/{study_id}/trials")
+def trials(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    sort: Annotated[str, Query(min_length=1, max_length=140)] = "id",
+    order: Order = "desc",
+    state: Annotated[list[TrialState] | None, Query()] = None,
+    strategy: Annotated[str | None, Query(max_length=64)] = None,
+    evaluator: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    """One page of the trials table: sorted, filtered and counted on the server."""
+    with ctx.db.read() as session:
+        study = _study(session, caller, study_id)
+        where = q.TrialFilter(
+            states=[s.value for s in state] if state else None,
+            strategy=strategy,
+            evaluator=evaluator,
+        )
+        total, rows = q.trials_page(
+            session,
+            study,
+            where=where,
+            sort=sort,
+            descending=order == "desc",
+            offset=offset,
+            limit=limit,
+        )
+        items = [_trial_item(r) for r in rows]
+    return respond({"total": total, "offset": offset, "limit": limit, "items": items})
+
+
+def _trial_item(r: TrialRow) -> dict:
+    return {
+        "id": r.id,
+        "state": r.state,
+        "params": r.params,
+        "values": r.values,
+        "evaluator": r.evaluator,
+        "strategy": r.strategy,
+        "failure_reason": r.failure_reason,
+        "created_at": r.created_at,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "heartbeat_at": r.heartbeat_at,
+    }
+
+
+@router.get("/studies/{study_id}/timeline")
+def timeline(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> Response:
+    """The latest trials per evaluator: when each ran and how it ended."""
+    with ctx.db.read() as session:
+        _study(session, caller, study_id)
+        rows = q.timeline_rows(session, study_id, limit)
+    evaluators: dict[str, int] = {}
+    keys = ("id", "evaluator", "state", "strategy", "start", "end")
+    cols: dict[str, list] = {k: [] for k in keys}
+    for tid, ev, state, strategy, created, started, finished, beat in reversed(rows):
+        cols["id"].append(tid)
+        cols["evaluator"].append(evaluators.setdefault(ev or "(unassigned)", len(evaluators)))
+        cols["state"].append(state)
+        cols["strategy"].append(strategy)
+        cols["start"].append(_epoch(started or created))
+        end = finished or (beat if state == "stale" else None)
+        cols["end"].append(_epoch(end) if end else None)
+    return respond({"now": _epoch(utcnow()), "evaluators": list(evaluators), "trials": cols})
+
+
+def _epoch(t: datetime) -> float:
+    return round(t.timestamp(), 3)
+
+
+@router.get("/studies/{study_id}/intermediates")
+def intermediates(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    metric: Annotated[str | None, Query(max_length=128)] = None,
+    max_trials: Annotated[int, Query(ge=1, le=500)] = 50,
+    max_steps: Annotated[int, Query(ge=2, le=5000)] = 200,
+) -> Response:
+    """Learning curves of the latest trials that reported intermediate values."""
+    with ctx.db.read() as session:
+        study = _study(session, caller, study_id)
+        names = repo.definition_of(study).metric_names
+        if metric is not None and metric not in names:
+            raise InvalidInput(f"unknown metric {metric!r}; this study has {names}", field="metric")
+        name = metric or names[0]
+        curves = []
+        for tid, state, steps in q.intermediate_curves(session, study_id, max_trials):
+            pts = [(s, v[name]) for s, v in steps if name in v]
+            keep = uniform_indices(len(pts), max_steps).tolist()
+            curves.append(
+                {
+                    "id": tid,
+                    "state": state,
+                    "steps": [pts[i][0] for i in keep],
+                    "values": numbers([pts[i][1] for i in keep]),
+                }
+            )
+    return respond({"metric": name, "metrics": names, "curves": curves})
+
+
+@router.get("/studies/{study_id}/queue")
+def queue(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Response:
+    """Suggestion jobs of the study (leased ones with their age and worker) and the workers."""
+    with ctx.db.read() as session:
+        _study(session, caller, study_id)
+        return respond(q.queue_status(session, study_id, caller.project_id))
+
+
+@router.get("/compare")
+def compare(
+    caller: CallerDep,
+    ctx: ContextDep,
+    study_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Query(max_length=8)],
+    max_points: Annotated[int, Query(ge=10, le=5000)] = 1000,
+) -> Response:
+    """Histories and EDFs of several studies' first objectives, for one plot each."""
+    out = []
+    for sid in dict.fromkeys(study_id):
+        row, data = _study_and_data(ctx, caller, sid)
+        item = {"id": row.id, "name": row.name}
+        item["history"] = pl.history_payload(data, 0, max_points)
+        item["edf"] = pl.edf_payload(data, 0, 200)
+        out.append(item)
+    return respond({"studies": out})
