@@ -16,11 +16,11 @@ __all__ = ["alembic_config", "is_at_head", "upgrade"]
 
 
 def migrations_dir() -> Path:
-    """`migrations/` at the repository root, or ASKTELL_MIGRATIONS_DIR."""
+    """ASKTELL_MIGRATIONS_DIR, else the package's `_migrations` (the repository's `migrations/`)."""
     env = os.environ.get("ASKTELL_MIGRATIONS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "migrations"
+    return Path(__file__).resolve().parent.parent / "_migrations"
 
 
 def alembic_config(url: str) -> Config:

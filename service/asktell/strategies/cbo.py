@@ -27,7 +27,6 @@ from pydantic import Field
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
 from asktell.strategies._population import (
-    FAILED,
     TOLD,
     History,
     KeyGuard,
@@ -88,8 +87,7 @@ class CBO(Strategy):
         if self._ready(state, history):
             self._update(state, history, encoder.d)
             state["floor"] = history.max_id
-            history = History.of(snapshot, history.max_id)
-            history.open = {k for k in history.open}
+            history = History({}, set(), history.open, history.max_id)
         points = self._hand_out(state, history, encoder, snapshot, n)
         info = {"generation": state["generation"], "particles": state["size"]}
         return Proposal(points, state=state, info=info)
@@ -130,7 +128,9 @@ class CBO(Strategy):
 
     def _update(self, state: dict[str, Any], history: History, d: int) -> None:
         c = self.config
-        told = [p for p in state["swarm"] if p["key"] is not None and history.status(p["key"]) == TOLD]
+        told = [
+            p for p in state["swarm"] if p["key"] is not None and history.status(p["key"]) == TOLD
+        ]
         k = state["generation"]
         rng = rng_for(state["seed"], MOVE, k)
         state["generation"] = k + 1
@@ -198,6 +198,3 @@ class CBO(Strategy):
             guard.taken.add(key)
             points.append(point)
         return points
-
-
-__all__ += ["FAILED"]
