@@ -95,12 +95,13 @@ def make_rows(study_id: int, n: int, seed: int = 0) -> list[dict]:
 
 def seed_database(url: str, n: int) -> int:
     """Create the study and bulk-insert its trials; return the study id."""
+    from sqlalchemy import insert
+
     from asktell.db import repository as repo
     from asktell.db.migrate import upgrade
     from asktell.db.models import TrialRow
     from asktell.db.session import Database
     from asktell_client.types import StudyCreate
-    from sqlalchemy import insert
 
     upgrade(url)
     db = Database(url)

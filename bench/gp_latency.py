@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 import torch
+
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.core.space import SearchSpace
 from asktell.core.states import TrialState

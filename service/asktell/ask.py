@@ -11,7 +11,6 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from asktell_client.types import AskRequest, FloatParam
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from asktell.db.queue import enqueue_job
 from asktell.db.session import Database
 from asktell.strategies.base import Proposal, Strategy
 from asktell.strategies.registry import get_strategy
+from asktell_client.types import AskRequest, FloatParam
 
 __all__ = ["AskOutcome", "StateConflict", "insert_suggested_trials", "start_ask"]
 

@@ -261,11 +261,11 @@ def studies_export(
 @studies_app.command("import")
 def studies_import(file: Path, project: str = "default", database_url: DbUrl = None) -> None:
     """Create a study from an export file."""
-    from asktell_client.types import StudyExport
     from pydantic import ValidationError
 
     from asktell.core.errors import AsktellError
     from asktell.db import repository as repo
+    from asktell_client.types import StudyExport
 
     try:
         export = StudyExport.model_validate_json(file.read_text())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import statistics
 
-from asktell_client.types import ReportRequest, TellRequest
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -20,6 +19,7 @@ from asktell.core.states import TELLABLE, TrialState
 from asktell.core.study import StudyDefinition
 from asktell.db import repository as repo
 from asktell.db.models import IntermediateRow, TrialRow, utcnow
+from asktell_client.types import ReportRequest, TellRequest
 
 __all__ = ["heartbeat_trial", "report_trial", "tell_trial"]
 

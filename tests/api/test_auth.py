@@ -125,8 +125,9 @@ def test_operations_are_project_scoped(secured):
 
 def test_tokens_are_stored_hashed(secured):
     _, tokens, db = secured
-    from asktell.db.models import TokenRow
     from sqlalchemy import select
+
+    from asktell.db.models import TokenRow
 
     with db.read() as session:
         stored = list(session.scalars(select(TokenRow.token_hash)))

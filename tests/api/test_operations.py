@@ -7,6 +7,7 @@ import time
 from typing import ClassVar
 
 import pytest
+
 from asktell.core.encoding import SpaceEncoder
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.registry import register_strategy

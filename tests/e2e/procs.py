@@ -14,10 +14,11 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from asktell.db.models import JobRow
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from asktell.db.models import JobRow
 
 READY_TIMEOUT = 90.0
 LEASE_SECONDS = 3.0

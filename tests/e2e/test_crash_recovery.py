@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from asktell.db.models import JobRow
 
 from .procs import LEASE_SECONDS, Cluster, DbProbe, WorkerProc, worker_pid

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from asktell_client.types import TrialState
 
 from .procs import Cluster

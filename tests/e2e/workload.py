@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+
 from asktell_client import Client, ConflictError
 from asktell_client.types import Trial, TrialState
 

@@ -37,10 +37,9 @@ def test_token_lifecycle(db_url):
 
 
 def test_studies_export_import_show_list(db_url, tmp_path):
-    from asktell_client.types import StudyCreate
-
     from asktell.db import repository as repo
     from asktell.db.session import Database
+    from asktell_client.types import StudyCreate
 
     db = Database(db_url)
     with db.write() as session:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+
 from asktell.db.migrate import current_revision, head_revision, is_at_head
 from asktell.db.models import Base
-from sqlalchemy import create_engine
 
 
 def test_upgrade_head_matches_models(db_url):

@@ -6,10 +6,11 @@ import multiprocessing as mp
 import time
 
 import pytest
+from sqlalchemy import select
+
 from asktell.db.models import JobRow, OperationRow, ProjectRow, StudyRow
 from asktell.db.queue import enqueue_job, lease_job, owns_lease
 from asktell.db.session import Database
-from sqlalchemy import select
 
 
 def _studies(db: Database, n: int) -> list[int]:

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from asktell_client.types import CategoricalParam, FixedParam, FloatParam, IntParam, ParamValue
 
 from asktell.core.space import SearchSpace, same_value
+from asktell_client.types import CategoricalParam, FixedParam, FloatParam, IntParam, ParamValue
 
 __all__ = ["Dimension", "SpaceEncoder"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from asktell_client.types import ConstraintSpec, Direction, ObjectiveSpec, ParamValue, StudySettings
 
 from asktell.core.space import SearchSpace
 from asktell.core.states import TrialState
+from asktell_client.types import ConstraintSpec, Direction, ObjectiveSpec, ParamValue, StudySettings
 
 __all__ = ["StudySnapshot", "TrialRecord"]
 

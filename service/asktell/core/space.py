@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
+from asktell.core.errors import InvalidInput
 from asktell_client.types import (
     CategoricalParam,
     FixedParam,
@@ -15,8 +16,6 @@ from asktell_client.types import (
     Param,
     ParamValue,
 )
-
-from asktell.core.errors import InvalidInput
 
 __all__ = ["SearchSpace", "same_value"]
 

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from asktell.core.errors import InvalidInput
+from asktell.core.space import SearchSpace
 from asktell_client.types import (
     ConstraintSpec,
     Direction,
@@ -14,9 +16,6 @@ from asktell_client.types import (
     StudyCreate,
     StudySettings,
 )
-
-from asktell.core.errors import InvalidInput
-from asktell.core.space import SearchSpace
 
 __all__ = ["StudyDefinition", "definition_from_json"]
 

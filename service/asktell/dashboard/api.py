@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import numpy as np
-from asktell_client.types import StudyState, TrialState
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import Field
@@ -27,6 +26,7 @@ from asktell.dashboard.data import StudyData, load_study_data, param_matrix
 from asktell.dashboard.memo import Memo
 from asktell.db import repository as repo
 from asktell.db.models import StudyRow, TrialRow, utcnow
+from asktell_client.types import StudyState, TrialState
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 

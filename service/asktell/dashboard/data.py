@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
-from asktell_client.types import CategoricalParam, FixedParam, Param
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from asktell.core.study import StudyDefinition
 from asktell.db import repository as repo
 from asktell.db.models import StudyRow, TrialRow
+from asktell_client.types import CategoricalParam, FixedParam, Param
 
 __all__ = [
     "MAX_PARAMS",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from asktell_client.types import CategoricalParam, FloatParam, IntParam, Param
 
 from asktell.core.errors import InvalidInput
 from asktell.dashboard import analysis as an
 from asktell.dashboard.data import StudyData
+from asktell_client.types import CategoricalParam, FloatParam, IntParam, Param
 
 __all__ = [
     "contour_payload",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from asktell_client.types import Study, Trial
-
 from asktell.db.models import StudyRow, TrialRow
+from asktell_client.types import Study, Trial
 
 
 def study_to_wire(

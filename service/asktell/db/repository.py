@@ -13,7 +13,6 @@ from collections import defaultdict
 from datetime import datetime
 
 import numpy as np
-from asktell_client.types import StudyCreate, StudyExport, StudyUpdate, TrialExport
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,6 +36,7 @@ from asktell.db.models import (
     utcnow,
 )
 from asktell.strategies.registry import validate_strategy
+from asktell_client.types import StudyCreate, StudyExport, StudyUpdate, TrialExport
 
 DEFAULT_PROJECT = "default"
 TOKEN_PREFIX = "at_"

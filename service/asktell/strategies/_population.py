@@ -14,19 +14,18 @@ benchmarks use it.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from asktell_client.types import Direction, ObjectiveSpec, Param, ParamValue, StudySettings
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.core.space import SearchSpace
 from asktell.core.states import TrialState
 from asktell.strategies.base import Proposal, Strategy
+from asktell_client.types import Direction, ObjectiveSpec, Param, ParamValue, StudySettings
 
 __all__ = [
     "History",
@@ -37,6 +36,7 @@ __all__ = [
     "check_single_objective",
     "check_space",
     "rng_for",
+    "run_study",
     "scalarize",
     "seed_for",
     "space_signature",
@@ -163,16 +163,18 @@ def rng_for(seed: int, *path: int) -> np.random.Generator:
     return np.random.default_rng([seed, *path])
 
 
-def best_completed(snapshot: StudySnapshot, encoder: SpaceEncoder) -> np.ndarray | None:
-    """The best completed trial (feasible first) in the cube, or None."""
+def best_completed(
+    snapshot: StudySnapshot, encoder: SpaceEncoder
+) -> tuple[np.ndarray, Outcome] | None:
+    """The best completed trial (feasible first) in the cube, with its outcome; None if none."""
     best: tuple[Outcome, int] | None = None
     for i, t in enumerate(snapshot.completed):
         outcome = outcome_of(snapshot, t)
-        if math.isfinite(outcome.value) and (best is None or outcome < best[0]):
+        if best is None or outcome < best[0]:
             best = (outcome, i)
     if best is None:
         return None
-    return encoder.encode([snapshot.completed[best[1]].params])[0]
+    return encoder.encode([snapshot.completed[best[1]].params])[0], best[0]
 
 
 def scalarize(outcomes: Sequence[Outcome]) -> np.ndarray:
@@ -280,6 +282,3 @@ def run_study(
         done += n
     return state
 
-
-def unique_rows(rows: Iterable[np.ndarray]) -> int:
-    return len({tuple(np.round(r, 12)) for r in rows})

@@ -6,10 +6,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from asktell_client.types import ParamValue
 from pydantic import BaseModel, ConfigDict
 
 from asktell.core.snapshots import StudySnapshot
+from asktell_client.types import ParamValue
 
 __all__ = ["Proposal", "Strategy", "StrategyConfig"]
 

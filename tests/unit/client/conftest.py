@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import asktell_client._client as client_module
 import httpx
 import pydantic
 import pytest
+
+import asktell_client._client as client_module
 from asktell_client import AsyncClient, Client
 from asktell_client.types import (
     AskRequest,

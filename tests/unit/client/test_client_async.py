@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import asktell_client as at
 import httpx
 import pytest
+
+import asktell_client as at
 
 FAST_BEATS = {"heartbeat_timeout": 0.15}
 Make = Callable[[], at.AsyncClient]

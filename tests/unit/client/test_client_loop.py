@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import asktell_client as at
 import pytest
+
+import asktell_client as at
 from asktell_client import loop
 from asktell_client._payloads import heartbeat_interval
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import asktell_client as at
 import pytest
+
+import asktell_client as at
 
 TWO_OBJECTIVES = {"loss": "minimize", "acc": "maximize"}
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import asktell_client as at
 import httpx
 import pytest
+
+import asktell_client as at
 from asktell_client import _retry
 
 

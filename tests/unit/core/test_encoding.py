@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.space import SearchSpace
 from asktell_client.types import StudyCreate
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 

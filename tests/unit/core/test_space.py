@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from asktell.core.errors import InvalidInput
 from asktell.core.space import SearchSpace
 from asktell_client.types import StudyCreate

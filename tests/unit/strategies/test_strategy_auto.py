@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from strategy_cases import BOX_2D, StrategyCases, check_proposal, make_snapshot, with_pending
+
 from asktell.strategies.auto import Auto, warmup_size
 from asktell.strategies.registry import get_strategy
 from asktell_client.types import CategoricalParam, FloatParam, IntParam, StudySettings
-from strategy_cases import BOX_2D, StrategyCases, check_proposal, make_snapshot, with_pending
 
 
 class TestAuto(StrategyCases):

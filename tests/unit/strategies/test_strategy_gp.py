@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from strategy_cases import BOX_2D, StrategyCases, check_proposal, cube, make_snapshot
+
 from asktell.core.encoding import SpaceEncoder
 from asktell.strategies._model_based import select_history, training_data
 from asktell.strategies.gp import GP
@@ -19,7 +21,6 @@ from asktell_client.types import (
     ObjectiveSpec,
     StudySettings,
 )
-from strategy_cases import BOX_2D, StrategyCases, check_proposal, cube, make_snapshot
 
 OPTIMUM = np.array([0.3, 0.7])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from asktell_client.types import StrategyInfo
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,6 +13,7 @@ from asktell.db.migrate import is_at_head
 from asktell.db.models import TrialRow
 from asktell.db.queue import queue_depths
 from asktell.strategies.registry import available_strategies
+from asktell_client.types import StrategyInfo
 
 router = APIRouter(tags=["health"])
 

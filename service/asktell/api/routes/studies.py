@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from asktell_client.types import Study, StudyCreate, StudyExport, StudyPage, StudyUpdate
 from fastapi import APIRouter, Query, Response
 
 from asktell.api.deps import CallerDep, ContextDep, StudyId, WriterDep
 from asktell.db import repository as repo
 from asktell.db.convert import study_to_wire
 from asktell.db.models import StudyRow
+from asktell_client.types import Study, StudyCreate, StudyExport, StudyPage, StudyUpdate
 
 router = APIRouter(prefix="/v1", tags=["studies"])
 

@@ -5,6 +5,19 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from asktell import metrics
+from asktell.api.context import AppContext
+from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
+from asktell.ask import answer_with_fallback, read_operation, start_ask
+from asktell.core.errors import Conflict, NotFound
+from asktell.db import repository as repo
+from asktell.db.convert import trial_to_wire
+from asktell.db.models import StudyRow
+from asktell.tell import heartbeat_trial, report_trial, tell_trial
 from asktell_client.types import (
     AskRequest,
     AskResponse,
@@ -19,19 +32,6 @@ from asktell_client.types import (
     TrialPage,
     TrialState,
 )
-from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-
-from asktell import metrics
-from asktell.api.context import AppContext
-from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
-from asktell.ask import answer_with_fallback, read_operation, start_ask
-from asktell.core.errors import Conflict, NotFound
-from asktell.db import repository as repo
-from asktell.db.convert import trial_to_wire
-from asktell.db.models import StudyRow
-from asktell.tell import heartbeat_trial, report_trial, tell_trial
 
 router = APIRouter(prefix="/v1", tags=["trials"])
 
