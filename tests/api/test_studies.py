@@ -214,3 +214,28 @@ def test_import_rejects_params_outside_space(http, make_study):
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "trials[0].params.x"
     assert [s["name"] for s in http.get("/v1/studies").json()["items"]] == [study["name"]]
+
+
+def test_retried_create_with_idempotency_key_replays(http):
+    body = {"name": "once", "space": SPACE, "strategy": {"name": "random"}}
+    headers = {"Idempotency-Key": "k-1"}
+    first = http.post("/v1/studies", json=body, headers=headers)
+    again = http.post("/v1/studies", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert len(http.get("/v1/studies").json()["items"]) == 1
+    other = http.post("/v1/studies", json=body, headers={"Idempotency-Key": "k-2"})
+    assert other.status_code == 409
+
+
+def test_retried_manual_trial_is_added_once(http, make_study):
+    sid = make_study()["id"]
+    body = {"params": {"x": 1.0, "n": 3, "opt": "adam"}, "values": {"value": 1.0}}
+    for _ in range(3):
+        r = http.post(f"/v1/studies/{sid}/trials", json=body, headers={"Idempotency-Key": "t"})
+        assert r.status_code == 201
+    assert len(http.get(f"/v1/studies/{sid}/trials").json()["items"]) == 1
+    reused = http.post(
+        "/v1/studies", json={"name": "z", "space": SPACE}, headers={"Idempotency-Key": "t"}
+    )
+    assert reused.status_code == 409 and reused.json()["error"]["field"] == "Idempotency-Key"

@@ -15,7 +15,9 @@ from asktell_client.types import TrialState
 from .procs import Cluster
 from .workload import (
     FAST_GP,
+    EvaluatorPool,
     Ledger,
+    check_study_outcome,
     create_study,
     fetch_trials,
     objective,
@@ -25,7 +27,7 @@ from .workload import (
     shared_open_points,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 N_JOBS = 4
 
@@ -107,3 +109,17 @@ def test_parallel_evaluators_get_distinct_points(
     clashes = shared_open_points(trials)
     assert not clashes, f"points open twice at once: {clashes}"
     assert len({t.evaluator for t in trials}) > 1, "one evaluator got every trial"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_parallel_asks_never_overrun_the_budget(cluster: Cluster, database_url: str) -> None:
+    """4 evaluators on a model-based study with a budget: exactly `budget` trials are made,
+    however many asks wait for the worker when the budget runs out."""
+    budget = 12
+    server = cluster.server(database_url, worker=True)
+    study_id = create_study(server.base_url, "budget", budget=budget)
+    ledger = Ledger()
+    pool = EvaluatorPool(server.base_url, study_id, ledger, n=N_JOBS)
+    pool.start()
+    pool.join(120.0)
+    check_study_outcome(server.base_url, study_id, ledger, budget=budget, evaluators=N_JOBS)

@@ -56,6 +56,7 @@ class Ledger:
     server_errors: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     exhausted: set[str] = field(default_factory=set)
+    transport_errors: int = 0
 
     def on_response(self, response: httpx.Response) -> None:
         if response.status_code >= 500:
@@ -64,6 +65,10 @@ class Ledger:
                 self.server_errors.append(
                     f"{request.method} {request.url.path} -> {response.status_code}"
                 )
+
+    def on_transport_error(self, exc: httpx.TransportError) -> None:
+        with self.lock:
+            self.transport_errors += 1
 
     def on_ask(self, evaluator: str, trial_id: int, params: dict[str, Any]) -> None:
         with self.lock:
@@ -95,13 +100,33 @@ class Ledger:
             return (
                 f"asked {len(self.asked)}, told {len(self.told)}, "
                 f"exhausted {sorted(self.exhausted)}, errors {self.errors}, "
-                f"5xx {self.server_errors}"
+                f"5xx {self.server_errors}, connection errors {self.transport_errors}"
             )
 
 
+class _CountingTransport(httpx.BaseTransport):
+    """Passes requests on and reports connection failures to the ledger."""
+
+    def __init__(self, ledger: Ledger):
+        self._ledger = ledger
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._inner.handle_request(request)
+        except httpx.TransportError as exc:
+            self._ledger.on_transport_error(exc)
+            raise
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def recording_http(ledger: Ledger) -> httpx.Client:
-    """An HTTP client that passes every response through `ledger.on_response`."""
-    return httpx.Client(event_hooks={"response": [ledger.on_response]})
+    """An HTTP client that reports every response and connection failure to `ledger`."""
+    return httpx.Client(
+        transport=_CountingTransport(ledger), event_hooks={"response": [ledger.on_response]}
+    )
 
 
 def recording_client(http: httpx.Client, base_url: str) -> Client:

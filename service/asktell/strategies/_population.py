@@ -281,4 +281,3 @@ def run_study(
             study.tell(i, {"value": float(fn(study.trials[i].params))})
         done += n
     return state
-

@@ -53,9 +53,9 @@ class CBOConfig(StrategyConfig):
     particles: int | None = Field(
         None, ge=2, le=100_000, description="swarm size; default 5 d within [20, 200]"
     )
-    alpha: float = Field(10.0, gt=0, description="weight sharpness on standardised values")
+    alpha: float = Field(30.0, gt=0, description="weight sharpness on standardised values")
     drift: float = Field(1.0, gt=0, description="lambda: pull towards the consensus")
-    sigma: float = Field(0.8, ge=0, description="noise strength")
+    sigma: float = Field(0.4, ge=0, description="noise strength")
     sigma_decay: float = Field(1.0, gt=0, le=1, description="sigma factor per generation")
     dt: float = Field(0.1, gt=0, le=1)
     noise: Literal["anisotropic", "isotropic"] = "anisotropic"

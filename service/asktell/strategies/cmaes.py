@@ -330,9 +330,8 @@ class CMAES(Strategy):
     def _fresh(
         self, snapshot: StudySnapshot, encoder: SpaceEncoder, layout: _Layout, n: int
     ) -> dict[str, Any]:
-        mean = best_completed(snapshot, encoder) if self.config.start == "best" else None
-        if mean is None:
-            mean = np.full(encoder.d, 0.5)
+        best = best_completed(snapshot, encoder) if self.config.start == "best" else None
+        mean = best[0] if best is not None else np.full(encoder.d, 0.5)
         popsize = max(layout.default_popsize(), self.config.population_size or 0, n)
         state = {
             "version": STATE_VERSION,

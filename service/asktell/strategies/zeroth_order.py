@@ -169,9 +169,8 @@ class _ZerothOrder(Strategy):
         return {**state, "pairs": pairs}
 
     def _fresh(self, snapshot: StudySnapshot, encoder: SpaceEncoder) -> dict[str, Any]:
-        x = best_completed(snapshot, encoder) if self.config.start == "best" else None
-        if x is None:
-            x = np.full(encoder.d, 0.5)
+        best = best_completed(snapshot, encoder) if self.config.start == "best" else None
+        x = best[0] if best is not None else np.full(encoder.d, 0.5)
         state = {
             "version": STATE_VERSION,
             "kind": self.name,

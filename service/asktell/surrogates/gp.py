@@ -160,6 +160,8 @@ def fit_gp(
         options["maxiter"] = maxiter
     if ftol is not None:
         options["ftol"] = ftol
+        if Y.shape[-1] > 1:  # BoTorch's batched L-BFGS-B takes ftol only with factr unset
+            options["factr"] = None
     optimizer_kwargs: dict[str, Any] = {"options": options}
     if timeout_sec is not None and Y.shape[-1] == 1:  # batched fits take no timeout
         optimizer_kwargs["timeout_sec"] = timeout_sec

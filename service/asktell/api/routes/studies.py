@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from asktell.api.deps import CallerDep, ContextDep, StudyId, WriterDep
+from asktell.api.idempotency import IdempotencyKey, run_once
 from asktell.db import repository as repo
 from asktell.db.convert import study_to_wire
 from asktell.db.models import StudyRow
@@ -21,11 +23,20 @@ def _wire(session, row: StudyRow) -> Study:
 
 
 @router.post("/studies", status_code=201, response_model=Study)
-def create_study(body: StudyCreate, caller: WriterDep, ctx: ContextDep) -> Study:
+def create_study(
+    body: StudyCreate, caller: WriterDep, ctx: ContextDep, key: IdempotencyKey = None
+) -> JSONResponse:
     """Create a study."""
-    with ctx.db.write() as session:
-        row = repo.create_study(session, project_id=caller.project_id, spec=body)
-        return study_to_wire(row)
+    return run_once(
+        ctx.db,
+        project_id=caller.project_id,
+        key=key,
+        route="create_study",
+        status_code=201,
+        action=lambda session: study_to_wire(
+            repo.create_study(session, project_id=caller.project_id, spec=body)
+        ),
+    )
 
 
 @router.get("/studies", response_model=StudyPage)
@@ -90,8 +101,17 @@ def delete_study(study_id: StudyId, caller: WriterDep, ctx: ContextDep) -> Respo
 
 
 @router.post("/studies:import", status_code=201, response_model=Study)
-def import_study(body: StudyExport, caller: WriterDep, ctx: ContextDep) -> Study:
+def import_study(
+    body: StudyExport, caller: WriterDep, ctx: ContextDep, key: IdempotencyKey = None
+) -> JSONResponse:
     """Create a study from an export, with all its trials, in one transaction."""
-    with ctx.db.write() as session:
-        row = repo.import_study(session, project_id=caller.project_id, export=body)
-        return _wire(session, row)
+    return run_once(
+        ctx.db,
+        project_id=caller.project_id,
+        key=key,
+        route="import_study",
+        status_code=201,
+        action=lambda session: _wire(
+            session, repo.import_study(session, project_id=caller.project_id, export=body)
+        ),
+    )

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from asktell import metrics
 from asktell.api.context import AppContext
 from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
+from asktell.api.idempotency import IdempotencyKey, run_once
 from asktell.ask import answer_with_fallback, read_operation, start_ask
 from asktell.core.errors import Conflict, NotFound
 from asktell.db import repository as repo
@@ -139,16 +140,33 @@ def list_trials(
 
 
 @router.post("/studies/{study_id}/trials", status_code=201, response_model=Trial)
-def create_trial(study_id: StudyId, body: TrialCreate, caller: WriterDep, ctx: ContextDep) -> Trial:
+def create_trial(
+    study_id: StudyId,
+    body: TrialCreate,
+    caller: WriterDep,
+    ctx: ContextDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
     """Add a trial by hand: pending (handed to the next ask) or, with values, completed."""
-    with ctx.db.write() as session:
+
+    def add(session) -> Trial:
         study = repo.get_study(session, project_id=caller.project_id, study_id=study_id)
         definition = repo.definition_of(study)
         params = definition.space.validate_params(body.params)
         values = definition.validate_values(body.values) if body.values is not None else None
         state = TrialState.completed if values is not None else TrialState.pending
-        row = repo.add_trial(session, study=study, params=params, values=values, state=state)
-        return trial_to_wire(row)
+        return trial_to_wire(
+            repo.add_trial(session, study=study, params=params, values=values, state=state)
+        )
+
+    return run_once(
+        ctx.db,
+        project_id=caller.project_id,
+        key=key,
+        route="create_trial",
+        status_code=201,
+        action=add,
+    )
 
 
 @router.get("/studies/{study_id}/trials:best", response_model=Trial)

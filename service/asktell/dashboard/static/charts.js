@@ -138,7 +138,7 @@ export function parallel(container, d, { height = 340 } = {}) {
     const spec = a.p ? paramAxis(a.p, a.values) : { type: "linear", domain: padded(extent(a.values), "linear", 0.02) };
     const s = scale(spec.type, spec.domain, [height - m.b, m.t]);
     s.x = m.l + i * step;
-    s.ticks2 = spec.ticks || s.ticks(4).map((v) => ({ v, label: fmt(v, 3) }));
+    s.ticks2 = spec.ticks || s.ticks(6).map((v) => ({ v, label: fmt(v, 3) }));
     return s;
   });
   const color = valueColor(d.values, d.direction);
@@ -161,6 +161,7 @@ export function parallel(container, d, { height = 340 } = {}) {
     const s = scales[k];
     el("line", { x1: s.x, x2: s.x, y1: m.t, y2: height - m.b, class: "pc-axis" }, axg);
     el("text", { x: s.x, y: m.t - 10, "text-anchor": "middle", class: "label" }, axg, a.name);
+    if (a.values.some((v) => v === null)) el("text", { x: s.x + 5, y: height - m.b + 18, class: "tick" }, axg, "inactive");
     for (const t of s.ticks2) {
       const py = s(t.v);
       if (!(py >= m.t - 1 && py <= height - m.b + 1)) continue;
@@ -291,33 +292,59 @@ export function bars(container, items, { max = null, format = (v) => fmt(v, 3) }
   container.replaceChildren(list);
 }
 
-/** Trials per evaluator over time: one lane each, bars from start to end, coloured by outcome. */
-export function timeline(container, d, { height = null } = {}) {
+/** Trials per evaluator over time: a lane each (rows for overlapping trials), coloured by outcome. */
+export function timeline(container, d) {
   const t = d.trials;
   if (!t.id.length) return empty(container, "No trials yet.");
-  const lanes = d.evaluators.length;
-  const h = height || Math.min(560, 60 + lanes * 26);
   const ends = t.end.map((e) => e ?? d.now);
+  const { row, lanes, total } = pack(t, ends, d.evaluators.length);
+  const rowH = total > 40 ? 8 : 14;
+  const h = 56 + total * (rowH + 3) + lanes.length * 6;
   const lo = Math.min(...t.start), hi = Math.max(...ends);
   const f = frame(container, {
-    height: h,
-    margin: { l: Math.min(150, 12 + 7 * Math.max(...d.evaluators.map((e) => e.length))), b: 40 },
+    height: Math.max(120, h),
+    margin: { l: Math.min(160, 14 + 7 * Math.max(...d.evaluators.map((e) => e.length))), b: 40, t: 8 },
     x: { domain: [lo, hi + (hi - lo) * 0.01 || lo + 1], ticks: timeTicks(lo, hi), label: "time" },
-    y: { domain: [lanes - 0.5, -0.5], ticks: d.evaluators.map((e, i) => ({ v: i, label: e })) },
+    y: { domain: [total, 0], ticks: lanes.map((l, i) => ({ v: l.top + l.rows / 2, label: d.evaluators[i] })) },
   });
-  const band = Math.max(4, Math.min(18, (h - 52) / lanes - 6));
+  lanes.forEach((l, i) => {
+    if (i % 2) el("rect", { x: f.m.l, y: f.y(l.top), width: f.width - f.m.l - f.m.r, height: f.y(l.top + l.rows) - f.y(l.top), class: "lane" }, f.plot);
+  });
+  const band = Math.max(2, (f.y(1) - f.y(0)) * 0.8);
   for (let i = 0; i < t.id.length; i++) {
-    const x0 = f.x(t.start[i]), x1 = f.x(ends[i]), yc = f.y(t.evaluator[i]);
+    const x0 = f.x(t.start[i]), x1 = f.x(ends[i]);
+    const yc = f.y(lanes[t.evaluator[i]].top + row[i] + 0.5);
     const color = STATE_COLORS[t.state[i]] || "#6f7a8a";
     el("rect", {
-      x: x0, y: yc - band / 2, width: Math.max(1.5, x1 - x0), height: band, fill: color,
-      "fill-opacity": t.end[i] === null ? 0.5 : 0.85, class: `span ${t.state[i]}`,
+      x: x0, y: yc - band / 2, width: Math.max(1.5, x1 - x0), height: band, fill: color, rx: 1.5,
+      "fill-opacity": t.end[i] === null ? 0.45 : 0.85, class: `span ${t.state[i]}`,
     }, f.plot);
     const dur = ends[i] - t.start[i];
     f.points.push({ px: (x0 + x1) / 2, py: yc, text: `trial ${t.id[i]} · ${t.state[i]} · ${t.strategy[i] || "?"} · ${fmtSeconds(dur)}${t.end[i] === null ? " so far" : ""}` });
   }
   const states = [...new Set(t.state)];
   legend(container, states.map((s) => ({ label: s, color: STATE_COLORS[s] || "#6f7a8a" })));
+}
+
+/** Rows within each evaluator's lane so that overlapping trials do not hide each other. */
+function pack(t, ends, nLanes, maxRows = 12) {
+  const row = new Array(t.id.length).fill(0);
+  const free = Array.from({ length: nLanes }, () => []);
+  const order = t.id.map((_, i) => i).sort((a, b) => t.start[a] - t.start[b]);
+  for (const i of order) {
+    const rows = free[t.evaluator[i]];
+    let r = rows.findIndex((end) => end <= t.start[i]);
+    if (r < 0) r = rows.length < maxRows ? rows.length : rows.indexOf(Math.min(...rows));
+    rows[r] = ends[i];
+    row[i] = r;
+  }
+  let top = 0;
+  const lanes = free.map((rows) => {
+    const lane = { top, rows: Math.max(1, rows.length) };
+    top += lane.rows;
+    return lane;
+  });
+  return { row, lanes, total: top };
 }
 
 function fmtSeconds(s) {

@@ -43,7 +43,14 @@ async function load() {
     S.data = null;
     return true;
   }
-  S.data = await api("/v1/dashboard/compare" + query({ study_id: S.ids }));
+  try {
+    S.data = await api("/v1/dashboard/compare" + query({ study_id: S.ids }));
+  } catch (e) {
+    S.data = null;
+    empty($("#compare-history"), `error: ${e.message}`);
+    empty($("#compare-edf"), "");
+    return e.status !== undefined;
+  }
   if (S.alive) draw();
   return true;
 }

@@ -52,6 +52,11 @@ function resetView() {
     empty($(`#${id}`), "loading…");
   }
   $("#trials-table thead").replaceChildren();
+  $("#curves-metric").replaceChildren();
+  $("#trials-state").value = "";
+  $("#trials-strategy").value = "";
+  $("#trials-evaluator").value = "";
+  $("#trials-size").value = "50";
   $("#trials-table tbody").replaceChildren();
   for (const a of $$("#study-tabs a")) a.href = `#/study/${S.id}/${a.dataset.tab}`;
 }
@@ -215,7 +220,9 @@ const PANELS = {
     load: () => {
       const x = $("#contour-x").value, y = $("#contour-y").value;
       if (!x || !y || x === y) return Promise.resolve(null);
-      return api(`${S.base}/contour${query({ x, y, objective: S.objective })}`);
+      const n = S.summary.counts.completed || 0;
+      const bins = Math.max(6, Math.min(30, Math.round(Math.sqrt(n) / 1.5)));
+      return api(`${S.base}/contour${query({ x, y, bins, objective: S.objective })}`);
     },
     draw: (d) => {
       if (!d) return empty($("#contour"), S.summary.plotted_params.length < 2 ? "Needs two parameters." : "Pick two different parameters.");
