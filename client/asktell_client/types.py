@@ -207,6 +207,7 @@ class StudySettings(_Strict):
     early_stopping: Literal["median", "none"] = "median"
     early_stopping_min_trials: int = Field(default=5, ge=1)
     early_stopping_warmup_steps: int = Field(default=0, ge=0)
+    prefetch: int = Field(default=0, ge=0, le=64)
 
 
 class StudyState(str, Enum):

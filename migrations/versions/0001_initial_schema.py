@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_projects")),
         sa.UniqueConstraint("name", name=op.f("uq_projects_name")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "workers",
@@ -83,6 +84,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_studies")),
         sa.UniqueConstraint("project_id", "name", name=op.f("uq_studies_project_id")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "tokens",
@@ -109,6 +111,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_tokens_token_hash")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tokens_project_id"), ["project_id"], unique=False)
@@ -137,6 +140,7 @@ def upgrade() -> None:
             ["study_id"], ["studies.id"], name=op.f("fk_jobs_study_id_studies"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_state_id", ["state", "id"], unique=False)
@@ -172,6 +176,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operations")),
         sa.UniqueConstraint("study_id", "request_id", name=op.f("uq_operations_study_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.create_index("ix_operations_study_id_state", ["study_id", "state"], unique=False)
@@ -234,6 +239,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trials")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("trials", schema=None) as batch_op:
         batch_op.create_index("ix_trials_operation_id", ["operation_id"], unique=False)

@@ -41,6 +41,7 @@ class AskOutcome:
     trials: list[TrialRow]
     operation_id: int | None = None
     done: bool = True
+    refill: bool = False
 
 
 def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:
@@ -89,8 +90,11 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
             timeout=timeout,
         )
     remaining = count - len(handed)
+    refill = definition.settings.prefetch > 0 and any(t.prefetched for t in handed)
+    if refill:
+        enqueue_job(session, study_id=study.id)
     if remaining == 0:
-        return AskOutcome(handed, op_id)
+        return AskOutcome(handed, op_id, refill=refill)
 
     cls = get_strategy(definition.strategy.name)
     if cls.inline:
@@ -267,11 +271,16 @@ def insert_suggested_trials(
     study: StudyRow,
     proposal: Proposal,
     strategy: str,
-    evaluators: list[str],
+    evaluators: list[str | None],
     op_id: int | list[int] | None,
     now=None,
+    buffered: bool = False,
 ) -> list[TrialRow]:
-    """Insert running trials for a proposal's points (one statement)."""
+    """Insert running trials for a proposal's points (one statement).
+
+    `buffered=True` inserts them as pending prefetched trials instead, which
+    the next asks hand out.
+    """
     definition = repo.definition_of(study)
     now = now or utcnow()
     allow_repeats = definition.settings.allow_repeats
@@ -279,16 +288,17 @@ def insert_suggested_trials(
     rows = [
         {
             "study_id": study.id,
-            "state": TrialState.running.value,
+            "state": (TrialState.pending if buffered else TrialState.running).value,
             "params": point,
             "point_key": None if allow_repeats else definition.space.point_key(point),
             "strategy": (proposal.strategies[i] if proposal.strategies else None) or strategy,
             "evaluator": evaluators[i],
             "operation_id": op_ids[i],
             "reoffered": False,
+            "prefetched": buffered,
             "created_at": now,
-            "started_at": now,
-            "heartbeat_at": now,
+            "started_at": None if buffered else now,
+            "heartbeat_at": None if buffered else now,
         }
         for i, point in enumerate(proposal.points)
     ]
@@ -350,13 +360,8 @@ def _replay(session: Session, *, study_id: int, request_id: str) -> AskOutcome:
 def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: int) -> int:
     if budget is None:
         return n
-    used = session.scalar(
-        select(func.count()).where(
-            TrialRow.study_id == study.id,
-            TrialRow.state.in_(["pending", "running", "completed", "stopped"]),
-        )
-    )
-    left = budget - int(used or 0)
+    used = budget_used(session, study_id=study.id)
+    left = budget - used
     if left <= 0:
         raise Conflict(f"the study's budget of {budget} trials is used up", code="budget_exhausted")
     return min(n, left)
@@ -378,19 +383,35 @@ def _waiting_kinds(session: Session, *, study_id: int, timeout: float) -> set[st
     return {"pending" if state == "pending" else "stale" for (state,) in rows}
 
 
+def budget_used(session: Session, *, study_id: int) -> int:
+    """Trials that count against the budget: all but failed, stale and prefetched ones."""
+    used = session.scalar(
+        select(func.count()).where(
+            TrialRow.study_id == study_id,
+            TrialRow.state.in_(["pending", "running", "completed", "stopped"]),
+            TrialRow.prefetched.is_(False) | (TrialRow.state != TrialState.pending.value),
+        )
+    )
+    return int(used or 0)
+
+
 def _hand_out_pending(
     session: Session, *, study_id: int, n: int, evaluator: str, op_id: int | None
 ) -> list[TrialRow]:
     if n <= 0:
         return []
-    ids = (
-        select(TrialRow.id)
-        .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.pending.value)
-        .order_by(TrialRow.id)
-        .limit(n)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
+    # Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside UPDATE ... IN (...).
+    ids = list(
+        session.scalars(
+            select(TrialRow.id)
+            .where(TrialRow.study_id == study_id, TrialRow.state == TrialState.pending.value)
+            .order_by(TrialRow.id)
+            .limit(n)
+            .with_for_update(skip_locked=True)
+        )
     )
+    if not ids:
+        return []
     now = utcnow()
     stmt = (
         update(TrialRow)
@@ -436,18 +457,21 @@ def _reoffer_stale(
     if n <= 0:
         return []
     mark_stale(session, study_id=study.id, timeout=timeout)
-    ids = (
-        select(TrialRow.id)
-        .where(
-            TrialRow.study_id == study.id,
-            TrialRow.state == TrialState.stale.value,
-            TrialRow.reoffered.is_(False),
+    ids = list(
+        session.scalars(
+            select(TrialRow.id)
+            .where(
+                TrialRow.study_id == study.id,
+                TrialRow.state == TrialState.stale.value,
+                TrialRow.reoffered.is_(False),
+            )
+            .order_by(TrialRow.id)
+            .limit(n)
+            .with_for_update(skip_locked=True)
         )
-        .order_by(TrialRow.id)
-        .limit(n)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
+    if not ids:
+        return []
     stale = session.execute(
         update(TrialRow)
         .where(TrialRow.id.in_(ids), TrialRow.reoffered.is_(False))

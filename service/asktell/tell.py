@@ -19,12 +19,16 @@ from asktell.core.states import TELLABLE, TrialState
 from asktell.core.study import StudyDefinition
 from asktell.db import repository as repo
 from asktell.db.models import IntermediateRow, TrialRow, utcnow
+from asktell.db.queue import enqueue_job
 from asktell_client.types import ReportRequest, TellRequest
 
 __all__ = ["heartbeat_trial", "report_trial", "tell_trial"]
 
 
-def tell_trial(session: Session, *, project_id: int, trial_id: int, req: TellRequest) -> TrialRow:
+def tell_trial(
+    session: Session, *, project_id: int, trial_id: int, req: TellRequest
+) -> tuple[TrialRow, bool]:
+    """Finish a trial; also answer whether a prefetch job was queued (wake a worker)."""
     trial, study = repo.get_trial(session, project_id=project_id, trial_id=trial_id, lock=True)
     definition = repo.definition_of(study)
     values = None
@@ -40,7 +44,7 @@ def tell_trial(session: Session, *, project_id: int, trial_id: int, req: TellReq
             and trial.values == values
             and (state != TrialState.failed or trial.failure_reason == req.reason)
         ):
-            return trial
+            return trial, False
         raise Conflict(
             f"trial {trial.id} is already {trial.state} with values {trial.values}",
             field="values" if state == TrialState.completed else "state",
@@ -51,7 +55,10 @@ def tell_trial(session: Session, *, project_id: int, trial_id: int, req: TellReq
     trial.failure_reason = req.reason if state != TrialState.completed else None
     trial.finished_at = utcnow()
     metrics.TELLS.labels(state.value).inc()
-    return trial
+    prefetch = definition.settings.prefetch > 0
+    if prefetch:
+        enqueue_job(session, study_id=study.id)
+    return trial, prefetch
 
 
 def report_trial(session: Session, *, project_id: int, trial_id: int, req: ReportRequest) -> bool:

@@ -149,3 +149,46 @@ def test_metrics_and_health(http, make_study):
     ):
         assert name in text, name
     assert 'route="/v1/studies/{study_id}/trials:ask"' in text
+
+
+def _buffer(http, sid):
+    items = http.get(f"/v1/studies/{sid}/trials", params={"state": "pending"}).json()["items"]
+    return {t["id"] for t in items}
+
+
+def _wait_for(predicate, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def test_prefetch_fills_a_buffer_that_asks_take_at_once(http, make_study):
+    sid = slow_study(make_study, seconds=0.3, settings={"prefetch": 2})["id"]
+    (first,) = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}).json()["trials"]
+    buffered = _wait_for(lambda: len(_buffer(http, sid)) == 2 and _buffer(http, sid))
+    started = time.time()
+    (second,) = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}).json()["trials"]
+    assert time.time() - started < 0.3
+    assert second["id"] in buffered and second["strategy"] == "test-slow"
+    assert second["state"] == "running"
+    calls = len(SlowStrategy.calls)
+    http.post(f"/v1/trials/{first['id']}:tell", json={"values": {"value": 1.0}})
+    _wait_for(lambda: len(SlowStrategy.calls) > calls and SlowStrategy.calls[-1]["completed"])
+    refreshed = _wait_for(
+        lambda: (b := _buffer(http, sid)) and len(b) == 2 and not b & buffered and b
+    )
+    assert second["id"] not in refreshed
+    assert SlowStrategy.calls[-1]["pending"] == 1  # the running trial, not the buffer
+
+
+def test_prefetch_respects_the_budget(http, make_study):
+    sid = slow_study(make_study, settings={"prefetch": 5, "budget": 3})["id"]
+    http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 2})
+    _wait_for(lambda: len(_buffer(http, sid)) == 1)
+    assert len(http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 5}).json()["trials"]) == 1
+    r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "budget_exhausted"

@@ -61,8 +61,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+AUTOINCREMENT = {"sqlite_autoincrement": True}  # ids are never reused after a delete
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
+    __table_args__ = (AUTOINCREMENT,)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
@@ -71,6 +75,7 @@ class ProjectRow(Base):
 
 class TokenRow(Base):
     __tablename__ = "tokens"
+    __table_args__ = (AUTOINCREMENT,)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(
@@ -86,7 +91,7 @@ class TokenRow(Base):
 
 class StudyRow(Base):
     __tablename__ = "studies"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -116,6 +121,7 @@ class TrialRow(Base):
             postgresql_where=text(OPEN_STATES_SQL),
         ),
         Index("ix_trials_operation_id", "operation_id"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -129,6 +135,7 @@ class TrialRow(Base):
     strategy: Mapped[str | None] = mapped_column(String(64), nullable=True)
     operation_id: Mapped[int | None] = mapped_column(Id, nullable=True)
     reoffered: Mapped[bool] = mapped_column(Boolean, default=False)
+    prefetched: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -153,6 +160,7 @@ class OperationRow(Base):
     __table_args__ = (
         UniqueConstraint("study_id", "request_id"),
         Index("ix_operations_study_id_state", "study_id", "state"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -182,6 +190,7 @@ class JobRow(Base):
             postgresql_where=text(QUEUED_SQL),
         ),
         Index("ix_jobs_state_id", "state", "id"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -455,15 +455,22 @@ def load_snapshot(
     completed, pending, failed = [], [], []
     if with_history:
         rows = session.execute(
-            select(TrialRow.id, TrialRow.state, TrialRow.params, TrialRow.values, TrialRow.strategy)
+            select(
+                TrialRow.id,
+                TrialRow.state,
+                TrialRow.params,
+                TrialRow.values,
+                TrialRow.strategy,
+                TrialRow.prefetched,
+            )
             .where(TrialRow.study_id == study.id)
             .order_by(TrialRow.id)
         )
-        for tid, state, params, values, strategy in rows:
+        for tid, state, params, values, strategy, prefetched in rows:
             rec = TrialRecord(tid, TrialState(state), params, values, strategy)
             if state == TrialState.completed.value:
                 completed.append(rec)
-            elif state in ("pending", "running"):
+            elif state == "running" or (state == "pending" and not prefetched):
                 pending.append(rec)
             elif state == TrialState.failed.value:
                 failed.append(rec)

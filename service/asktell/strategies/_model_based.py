@@ -37,7 +37,9 @@ from botorch.acquisition.logei import qLogNoisyExpectedImprovement, qLogProbabil
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
 from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.acquisition.multi_objective.utils import prune_inferior_points_multi_objective
 from botorch.acquisition.objective import GenericMCObjective
+from botorch.acquisition.utils import prune_inferior_points
 from botorch.models.model import Model
 from botorch.optim import (
     optimize_acqf,
@@ -64,6 +66,7 @@ __all__ = [
     "ModelBasedStrategy",
     "TrainingData",
     "ask_seed",
+    "baseline",
     "build_acquisition",
     "select_history",
     "training_data",
@@ -73,6 +76,8 @@ logger = logging.getLogger(__name__)
 
 DTYPE = torch.double
 FALLBACK = "sobol"
+PRESELECT = 4
+PRUNE_SAMPLES = 512
 
 
 class ModelBasedConfig(StrategyConfig):
@@ -96,6 +101,12 @@ class ModelBasedConfig(StrategyConfig):
     )
     timeout_sec: float = Field(
         default=10.0, gt=0, description="Time budget of the acquisition optimization per ask."
+    )
+    max_baseline: int = Field(
+        default=128,
+        ge=1,
+        description="Keep at most this many observed points (those most likely to be the best) "
+        "as the improvement baseline.",
     )
     max_enumerate: int = Field(
         default=2048,
@@ -172,26 +183,27 @@ def training_data(
     )
 
 
-def select_history(data: TrainingData, cap: int, seed: int) -> np.ndarray:
-    """Indices of at most `cap` training points: the best quarter, then a random rest.
-
-    "Best" means feasible first, then the highest objective (one objective) or
-    non-dominated (several).
-    """
+def _ranking(data: TrainingData) -> np.ndarray:
+    """Training indices from best to worst: feasible first, then by objective
+    (one objective) or non-dominated first (several)."""
     n = data.X.shape[0]
-    if n <= cap:
-        return np.arange(n)
     Y, feasible = data.Y.cpu(), data.feasible.cpu()
     if Y.shape[-1] == 1:
         score = Y[:, 0].clone()
         score[~feasible] = -math.inf
-        order = torch.argsort(score, descending=True, stable=True).numpy()
-    else:
-        front = torch.zeros(n, dtype=torch.bool)
-        if feasible.any():
-            front[feasible] = is_non_dominated(Y[feasible])
-        order = np.concatenate([np.flatnonzero(front.numpy()), np.flatnonzero(~front.numpy())])
-    best = order[: cap // 4]
+        return torch.argsort(score, descending=True, stable=True).numpy()
+    front = torch.zeros(n, dtype=torch.bool)
+    if feasible.any():
+        front[feasible] = is_non_dominated(Y[feasible])
+    return np.concatenate([np.flatnonzero(front.numpy()), np.flatnonzero(~front.numpy())])
+
+
+def select_history(data: TrainingData, cap: int, seed: int) -> np.ndarray:
+    """Indices of at most `cap` training points: the best quarter, then a random rest."""
+    n = data.X.shape[0]
+    if n <= cap:
+        return np.arange(n)
+    best = _ranking(data)[: cap // 4]
     rest = np.setdiff1d(np.arange(n), best)
     rng = np.random.default_rng(seed)
     picked = rng.choice(rest, size=cap - len(best), replace=False)
@@ -215,10 +227,42 @@ def reference_point(snapshot: StudySnapshot, Y: Tensor, feasible: Tensor) -> Ten
     return ref
 
 
+def _objective(m: int, c: int) -> GenericMCObjective | IdentityMCMultiOutputObjective | None:
+    if m > 1:
+        return IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+    return GenericMCObjective(_column(0)) if c else None
+
+
+def baseline(model: Model, data: TrainingData, snapshot: StudySnapshot, max_points: int) -> Tensor:
+    """The observed points that may still be the best (`b x d`, `b <= max_points`).
+
+    Points that are never the best (single objective) or never on the Pareto
+    front (two to four objectives) in posterior samples are dropped, then the
+    most promising `max_points` are kept. Large histories are first cut to the
+    `PRESELECT * max_points` best observed points.
+    """
+    X, (m, c) = data.X, (data.Y.shape[-1], data.C.shape[-1])
+    if m > 4:
+        return X
+    if X.shape[0] > PRESELECT * max_points:  # sampling a joint posterior over all is O(n^3)
+        keep = np.sort(_ranking(data)[: PRESELECT * max_points])
+        X = X[torch.as_tensor(keep, device=X.device)]
+    constraints = [_column(m + j) for j in range(c)] or None
+    max_frac = min(1.0, max_points / X.shape[0])
+    common = {"objective": _objective(m, c), "constraints": constraints, "max_frac": max_frac}
+    if m == 1:
+        return prune_inferior_points(model, X, num_samples=PRUNE_SAMPLES, **common)
+    ref_point = reference_point(snapshot, data.Y, data.feasible)
+    return prune_inferior_points_multi_objective(
+        model, X, ref_point=ref_point, num_samples=PRUNE_SAMPLES, **common
+    )
+
+
 def build_acquisition(
     model: Model,
     data: TrainingData,
     snapshot: StudySnapshot,
+    X_baseline: Tensor,
     X_pending: Tensor | None,
     sampler: SobolQMCNormalSampler,
 ) -> tuple[AcquisitionFunction, str]:
@@ -226,8 +270,9 @@ def build_acquisition(
 
     Args:
         model: A surrogate with `m + c` outputs, objectives first.
-        data: The training data the model was fit on (`X` is the baseline).
+        data: The training data the model was fit on.
         snapshot: The study, for objective directions and thresholds.
+        X_baseline: A `b x d` tensor of observed points to improve on (see `baseline`).
         X_pending: A `p x d` tensor of points out for evaluation, or None.
         sampler: The MC sampler.
 
@@ -236,41 +281,26 @@ def build_acquisition(
     """
     m, c = data.Y.shape[-1], data.C.shape[-1]
     constraints = [_column(m + j) for j in range(c)] or None
+    common = {
+        "sampler": sampler,
+        "objective": _objective(m, c),
+        "constraints": constraints,
+        "X_pending": X_pending,
+    }
     if c and not data.feasible.any():
-        acq = qLogProbabilityOfFeasibility(
-            model, constraints=constraints, sampler=sampler, X_pending=X_pending
-        )
+        common.pop("objective")
+        acq = qLogProbabilityOfFeasibility(model, **common)
     elif m == 1:
         acq = qLogNoisyExpectedImprovement(
-            model,
-            X_baseline=data.X,
-            sampler=sampler,
-            objective=GenericMCObjective(_column(0)) if c else None,
-            constraints=constraints,
-            X_pending=X_pending,
-            prune_baseline=True,
+            model, X_baseline=X_baseline, prune_baseline=False, **common
         )
     elif m <= 4:
+        ref_point = reference_point(snapshot, data.Y, data.feasible)
         acq = qLogNoisyExpectedHypervolumeImprovement(
-            model,
-            ref_point=reference_point(snapshot, data.Y, data.feasible),
-            X_baseline=data.X,
-            sampler=sampler,
-            objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
-            constraints=constraints,
-            X_pending=X_pending,
-            prune_baseline=True,
+            model, ref_point=ref_point, X_baseline=X_baseline, prune_baseline=False, **common
         )
     else:
-        acq = qLogNParEGO(
-            model,
-            X_baseline=data.X,
-            sampler=sampler,
-            objective=IdentityMCMultiOutputObjective(outcomes=list(range(m))),
-            constraints=constraints,
-            X_pending=X_pending,
-            prune_baseline=True,
-        )
+        acq = qLogNParEGO(model, X_baseline=X_baseline, prune_baseline=True, **common)
     return acq, type(acq).__name__
 
 
@@ -481,6 +511,7 @@ class ModelBasedStrategy(Strategy):
         )
         if snapshot.settings.noisy:  # repeating a completed point can be worth it
             taken = taken[len(snapshot.completed) :]
+        X_baseline = baseline(fitted.model, data, snapshot, self.config.max_baseline)
         chosen: list[Tensor] = []
         deadline = t1 + self.config.timeout_sec
         acq_name = ""
@@ -488,7 +519,12 @@ class ModelBasedStrategy(Strategy):
             X_pending = torch.cat([data.X_pending, *chosen])
             sampler = SobolQMCNormalSampler(torch.Size([self.config.mc_samples]), seed=seed + i)
             acq, acq_name = build_acquisition(
-                fitted.model, data, snapshot, X_pending if len(X_pending) else None, sampler
+                fitted.model,
+                data,
+                snapshot,
+                X_baseline,
+                X_pending if len(X_pending) else None,
+                sampler,
             )
             budget = max(deadline - time.perf_counter(), 0.0) / (n - i)
             X_avoid = torch.cat([taken, *chosen])

@@ -36,6 +36,7 @@ __all__ = [
     "check_single_objective",
     "check_space",
     "rng_for",
+    "replay_study",
     "run_study",
     "scalarize",
     "seed_for",
@@ -281,3 +282,46 @@ def run_study(
             study.tell(i, {"value": float(fn(study.trials[i].params))})
         done += n
     return state
+
+
+def replay_study(
+    make: Callable[[], Strategy],
+    params: Sequence[Param],
+    fn: Callable[[dict[str, ParamValue]], float],
+    *,
+    rounds: int,
+    batch: int,
+    seed: int = 0,
+    restarts: Sequence[int] = (),
+    fail: float = 0.0,
+    delay: float = 0.0,
+) -> tuple[list[list[dict[str, ParamValue]]], dict[str, Any] | None]:
+    """Run an asynchronous study and return every proposal's points and the last state.
+
+    Each round asks `batch` points, then settles each running trial at random:
+    failed with probability `fail`, left running with probability `delay`,
+    told otherwise. Rounds in `restarts` start a fresh strategy object from
+    the JSON of the stored state, as a new worker would; other rounds reuse
+    the object and pass the state as returned.
+    """
+    study = LocalStudy.over(params, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    strategy = make()
+    state: dict[str, Any] | None = None
+    trajectory = []
+    for r in range(rounds):
+        if r in restarts:
+            strategy = make()
+            state = json.loads(json.dumps(state))
+        _, proposal = study.ask(strategy, batch, state)
+        state = proposal.state
+        trajectory.append(proposal.points)
+        for t in list(study.trials):
+            if t.state != TrialState.running:
+                continue
+            u = rng.random()
+            if u < fail:
+                study.fail(t.id)
+            elif u >= fail + delay:
+                study.tell(t.id, {"value": float(fn(t.params))})
+    return trajectory, state

@@ -63,8 +63,11 @@ class CBOConfig(StrategyConfig):
 
 def consensus(X: np.ndarray, f: np.ndarray, alpha: float) -> np.ndarray:
     """The weighted mean of the rows of `X` (`N x d`) for values `f` (`N`), lower is better."""
-    spread = float(np.std(f))
-    z = (f - f.min()) / spread if spread > 0 else np.zeros_like(f)
+    f = np.asarray(f, dtype=float)
+    scale = float(np.max(np.abs(f)))
+    g = f / scale if scale > 0 else f
+    spread = float(np.std(g))
+    z = (g - g.min()) / spread if spread > 0 else np.zeros_like(g)
     w = np.exp(-alpha * z)
     return (w[:, None] * X).sum(axis=0) / w.sum()
 
@@ -83,12 +86,7 @@ class CBO(Strategy):
         state = self._load(state, encoder)
         if state is None:
             state = self._fresh(snapshot, encoder, n)
-        history = History.of(snapshot, state["floor"])
-        if self._ready(state, history):
-            self._update(state, history, encoder.d)
-            state["floor"] = history.max_id
-            history = History({}, set(), history.open, history.max_id)
-        points = self._hand_out(state, history, encoder, snapshot, n)
+        points = self._propose(state, snapshot, encoder, n)
         info = {"generation": state["generation"], "particles": state["size"]}
         return Proposal(points, state=state, info=info)
 
@@ -161,40 +159,52 @@ class CBO(Strategy):
         state["swarm"] = [{"x": cube_list(x), "key": None} for x in X]
 
     def _spawn(self, state: dict[str, Any], d: int) -> np.ndarray:
-        """An extra particle of this generation, around the last consensus (or uniform)."""
-        rng = rng_for(state["seed"], SPAWN, state["generation"], state["spawned"])
+        """An extra particle of this generation: around the last consensus, or uniform
+        at first and once many extras have been drawn (a collapsed swarm in a discrete space)."""
+        index = state["spawned"]
         state["spawned"] += 1
-        if state["consensus"] is None:
+        rng = rng_for(state["seed"], SPAWN, state["generation"], index)
+        if state["consensus"] is None or index >= 2 * state["size"]:
             return rng.random(d)
         v, spread = np.asarray(state["consensus"]), np.asarray(state["spread"])
         return np.clip(v + spread * rng.standard_normal(d), 0.0, 1.0)
 
-    def _hand_out(
-        self,
-        state: dict[str, Any],
-        history: History,
-        encoder: SpaceEncoder,
-        snapshot: StudySnapshot,
-        n: int,
+    def _propose(
+        self, state: dict[str, Any], snapshot: StudySnapshot, encoder: SpaceEncoder, n: int
     ) -> list[dict]:
+        """Update finished generations and hand out `n` particles' points.
+
+        A particle whose point is out or was told in this generation shares it;
+        after many such draws, told points are evaluated again.
+        """
+        history = History.of(snapshot, state["floor"])
         guard = KeyGuard(snapshot.space, history)
         points: list[dict] = []
-        waiting = [p for p in state["swarm"] if p["key"] is None]
-        tries = 0
-        while len(points) < n:
-            if waiting:
-                particle = waiting.pop(0)
-            else:
-                tries += 1
-                if tries > MAX_TRIES * n:
-                    raise RuntimeError("cbo: no new point after many draws (space exhausted?)")
-                particle = {"x": cube_list(self._spawn(state, encoder.d)), "key": None}
-                state["swarm"].append(particle)
+        shared = 0
+        for _ in range(MAX_TRIES * (n + 10)):
+            if self._ready(state, history):
+                self._update(state, history, encoder.d)
+                state["floor"] = history.max_id
+                history = History({}, set(), history.open, history.max_id)
+            if len(points) == n:
+                return points
+            particle = self._next_particle(state, encoder.d)
             point = encoder.decode(np.asarray(particle["x"])[None])[0]
-            key = snapshot.space.point_key(point)
-            particle["key"] = key
-            if key in history.told or key in guard.taken:
+            key = particle["key"] = snapshot.space.point_key(point)
+            if key in guard.taken:
+                continue
+            if key in history.told and shared < MAX_TRIES * n:
+                shared += 1
                 continue
             guard.taken.add(key)
+            history.open.add(key)
             points.append(point)
-        return points
+        raise RuntimeError("cbo: no new point after many draws (space exhausted?)")
+
+    def _next_particle(self, state: dict[str, Any], d: int) -> dict[str, Any]:
+        for particle in state["swarm"]:
+            if particle["key"] is None:
+                return particle
+        particle = {"x": cube_list(self._spawn(state, d)), "key": None}
+        state["swarm"].append(particle)
+        return particle

@@ -68,7 +68,7 @@ class CMAESConfig(StrategyConfig):
 
     sigma0: float = Field(0.25, gt=0, le=1, description="initial step size")
     population_size: int | None = Field(
-        None, ge=2, le=100_000, description="default 4 + 3 ln d, at least the first batch"
+        None, ge=2, le=100_000, description="default 4 + 3 ln d; at least the first batch"
     )
     restarts: Literal["ipop", "none"] = "ipop"
     inc_popsize: float = Field(2.0, ge=1, le=10, description="IPOP population growth")
@@ -332,7 +332,7 @@ class CMAES(Strategy):
     ) -> dict[str, Any]:
         best = best_completed(snapshot, encoder) if self.config.start == "best" else None
         mean = best[0] if best is not None else np.full(encoder.d, 0.5)
-        popsize = max(layout.default_popsize(), self.config.population_size or 0, n)
+        popsize = max(self.config.population_size or layout.default_popsize(), n)
         state = {
             "version": STATE_VERSION,
             "cmaes": cmaes.__version__,

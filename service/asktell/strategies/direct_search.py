@@ -14,7 +14,7 @@ Each iteration builds a wave of trial points around the incumbent x, in this ord
 Points outside the cube are not evaluated (extreme barrier). With opportunistic
 polling the iteration ends at the first told improvement; otherwise, and when
 nothing improves, once every point is told or failed. Success doubles the poll
-size, failure halves it; the mesh size is min(poll, poll^2 / initial poll),
+size, failure halves it; poll points lie on a mesh of size min(poll, poll^2),
 at least the grid step of integer dimensions. Asks beyond the wave get extra
 covering points. Below `min_poll_size` the search restarts at a random point.
 
@@ -190,12 +190,11 @@ class _Run:
 
     def _mesh(self) -> np.ndarray:
         p = self.poll_size()
-        return np.maximum(min(p, p * p / self.config.initial_poll_size), self.grid)
+        return np.maximum(min(p, p * p), self.grid)
 
-    def _snap(self, x: np.ndarray, move: np.ndarray, toward_zero: bool = False) -> np.ndarray:
+    def _snap(self, x: np.ndarray, move: np.ndarray) -> np.ndarray:
         mesh = self._mesh()
-        steps = np.trunc(move / mesh) if toward_zero else np.round(move / mesh)
-        return x + steps * mesh
+        return x + np.round(move / mesh) * mesh
 
     # ------------------------------------------------------------------ waves
 
@@ -312,8 +311,8 @@ class _Run:
             return self.encoder.round(rng.random((1, d)))[0]
         g = rng.standard_normal(d)
         radius = self.config.covering_radius * rng.random() ** (1.0 / d)
-        move = np.clip(x + radius * g / np.linalg.norm(g), 0.0, 1.0) - x
-        return self._snap(x, move, toward_zero=True)
+        y = np.clip(x + radius * g / np.linalg.norm(g), 0.0, 1.0)
+        return self.encoder.round(y[None])[0]
 
     def _add(self, candidates: list[np.ndarray], role: str) -> None:
         keys = {p["key"] for p in self.state["wave"]}

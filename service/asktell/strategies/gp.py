@@ -41,6 +41,12 @@ class GPConfig(ModelBasedConfig):
         lt=1,
         description="Relative tolerance of the hyperparameter fit (scipy L-BFGS-B `ftol`).",
     )
+    max_fit_points: int = Field(
+        default=500,
+        ge=10,
+        description="Fit hyperparameters on at most this many points (a random subset); "
+        "the model still conditions on up to `max_history` points.",
+    )
     max_cholesky_size: int = Field(
         default=4096, ge=0, description="Use exact Cholesky solves up to this many points."
     )
@@ -92,6 +98,7 @@ class GP(ModelBasedStrategy):
             maxiter=self.config.fit_maxiter,
             ftol=self.config.fit_ftol,
             timeout_sec=self.config.fit_timeout_sec,
+            max_fit_points=self.config.max_fit_points,
         )
         new_state = {
             "version": STATE_VERSION,

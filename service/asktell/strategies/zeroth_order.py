@@ -255,7 +255,7 @@ class _ZerothOrder(Strategy):
                 del pair["minus"]
         tries = 0
         while len(points) < n:
-            pair = self._new_pair(state, encoder, guard)
+            pair = self._new_pair(state, history, encoder, guard)
             tries += 1
             if pair is None:
                 if tries > 100 * n:
@@ -272,35 +272,40 @@ class _ZerothOrder(Strategy):
         return points
 
     def _new_pair(
-        self, state: dict[str, Any], encoder: SpaceEncoder, guard: KeyGuard
+        self, state: dict[str, Any], history: History, encoder: SpaceEncoder, guard: KeyGuard
     ) -> dict[str, Any] | None:
+        """The next pair of the step, or None if its points are taken.
+
+        ±1 directions repeat in low dimension; a repeated one becomes a sphere direction.
+        """
         c = self.config
         j = state["next_j"]
         state["next_j"] = j + 1
-        kind, orthogonal = c.direction, c.orthogonal and c.direction != "rademacher"
-        u = direction(state["seed"], state["t"], j, encoder.d, kind, orthogonal)
-        delta = np.clip(state["mu_t"] * u, -0.5, 0.5)
-        reach = np.abs(delta)
-        center = np.clip(np.asarray(state["x"]), reach, 1.0 - reach)
-        plus, minus = center + delta, center - delta
-        plus_point, minus_point = encoder.decode(np.stack([plus, minus]))
-        key_plus = guard.claim(plus_point)
-        if key_plus is None:
-            return None
-        key_minus = guard.claim(minus_point)
-        if key_minus is None:
-            guard.taken.discard(key_plus)
-            return None
-        return {
-            "j": j,
-            "kind": kind,
-            "orthogonal": orthogonal,
-            "keys": [key_plus, key_minus],
-            "out": 1,
-            "minus": cube_list(minus),
-            "plus_point": plus_point,
-            "minus_point": minus_point,
-        }
+        kinds = [c.direction] + (["sphere"] if c.direction == "rademacher" else [])
+        for kind in kinds:
+            orthogonal = c.orthogonal and kind == c.direction != "rademacher"
+            u = direction(state["seed"], state["t"], j, encoder.d, kind, orthogonal)
+            delta = np.clip(state["mu_t"] * u, -0.5, 0.5)
+            reach = np.abs(delta)
+            center = np.clip(np.asarray(state["x"]), reach, 1.0 - reach)
+            plus, minus = center + delta, center - delta
+            plus_point, minus_point = encoder.decode(np.stack([plus, minus]))
+            keys = [encoder.space.point_key(plus_point), encoder.space.point_key(minus_point)]
+            seen = guard.taken, history.told, history.failed
+            if any(k in group for k in keys for group in seen) or keys[0] == keys[1]:
+                continue
+            guard.taken.update(keys)
+            return {
+                "j": j,
+                "kind": kind,
+                "orthogonal": orthogonal,
+                "keys": keys,
+                "out": 1,
+                "minus": cube_list(minus),
+                "plus_point": plus_point,
+                "minus_point": minus_point,
+            }
+        return None
 
 
 @register_strategy("zo-sgd")

@@ -134,8 +134,13 @@ def fit_gp(
     maxiter: int | None = None,
     ftol: float | None = None,
     timeout_sec: float | None = None,
+    max_fit_points: int | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """Build a GP and fit its hyperparameters by maximum marginal likelihood.
+
+    With more than `max_fit_points` points, the hyperparameters are fit on a
+    random subset of that size (drawn from torch's global generator) and the
+    returned model conditions on all points with them.
 
     Args:
         X: A `n x d` tensor of training inputs in [0, 1]^d.
@@ -149,10 +154,28 @@ def fit_gp(
             default when None).
         timeout_sec: Cap on the time of the fit (single-output models only; BoTorch
             fits the outputs of a batched model independently and without a timeout).
+        max_fit_points: Cap on the points the hyperparameters are fit on.
 
     Returns:
-        The fitted model in eval mode and info: `warm_started` (bool).
+        The fitted model in eval mode and info: `warm_started` (bool) and
+        `fit_points` (how many points the hyperparameters were fit on).
     """
+    n = X.shape[0]
+    if max_fit_points is not None and n > max_fit_points:
+        subset = torch.randperm(n, device=X.device)[:max_fit_points]
+        fitted, info = fit_gp(
+            X[subset],
+            Y[subset],
+            cat_dims=cat_dims,
+            noisy=noisy,
+            warm_start=warm_start,
+            maxiter=maxiter,
+            ftol=ftol,
+            timeout_sec=timeout_sec,
+        )
+        model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
+        load_hyperparameters(model, export_hyperparameters(fitted))
+        return model.eval(), info
     model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
     warm = bool(warm_start) and load_hyperparameters(model, warm_start)
     options: dict[str, Any] = {}
@@ -168,4 +191,4 @@ def fit_gp(
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     fit_gpytorch_mll(mll, optimizer_kwargs=optimizer_kwargs)
     model.eval()
-    return model, {"warm_started": warm}
+    return model, {"warm_started": warm, "fit_points": n}

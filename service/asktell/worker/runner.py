@@ -1,18 +1,27 @@
-"""Run one suggestion job: snapshot → strategy → trials, written in one transaction."""
+"""Run one suggestion job: snapshot → strategy → trials, written in one transaction.
+
+A job serves every ask of the study that is waiting when it starts. With
+`prefetch = k` in the study's settings it also computes k extra points and
+keeps them as pending, prefetched trials (the buffer) that the next asks
+hand out at once; each new job replaces the buffer with points from the
+newer model. Asks that arrive while the job computes are served from the
+fresh points too.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from asktell import metrics
-from asktell.ask import insert_suggested_trials
-from asktell.core.states import OperationState
+from asktell.ask import budget_used, insert_suggested_trials
+from asktell.core.snapshots import StudySnapshot
+from asktell.core.states import OperationState, TrialState
 from asktell.db import repository as repo
 from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
 from asktell.db.notify import Hub, publish_ops_done
@@ -26,6 +35,24 @@ log = logging.getLogger(__name__)
 __all__ = ["run_job"]
 
 
+@dataclass
+class _Plan:
+    """What a job computes: points for waiting asks, then for the buffer."""
+
+    snapshot: StudySnapshot
+    waiting: list[tuple[int, int, str]]  # (operation id, points missing, evaluator)
+    buffer: int
+    strategy: str
+    options: dict
+    fallback: str
+    state: dict | None
+    version: int
+
+    @property
+    def total(self) -> int:
+        return sum(max(n, 0) for _, n, _ in self.waiting) + self.buffer
+
+
 def run_job(
     db: Database,
     hub: Hub,
@@ -36,55 +63,77 @@ def run_job(
     device: str,
     lease_seconds: float,
 ) -> None:
-    """Compute and write the suggestions every waiting ask of the study needs."""
-    with db.read() as session:
-        study = session.get(StudyRow, study_id)
-        waiting = _waiting_needs(session, study_id) if study is not None else []
-        if study is None or not waiting:
-            snapshot = None
-        else:
-            definition = repo.definition_of(study)
-            snapshot = repo.load_snapshot(session, study=study)
-            name, options = definition.strategy.name, definition.strategy.options
-            fallback = definition.settings.fallback_strategy
-            state, version = repo.get_strategy_state(session, study_id=study_id, strategy=name)
-    if snapshot is None:
+    """Compute and write what the study's waiting asks (and its buffer) need."""
+    plan = _plan(db, study_id)
+    if plan is None or plan.total == 0:
         with db.write() as session:
             if owns_lease(session, job_id=job_id, worker_id=worker_id):
                 complete_job(session, job_id=job_id)
         return
-
-    total = sum(n for _, n, _ in waiting)
     started = time.perf_counter()
-    with _keep_lease(db, job_id, worker_id, lease_seconds):
-        try:
-            proposal = _suggest(name, options, device, snapshot, total, state)
-        except Exception as exc:
-            log.exception("strategy %s failed on study %s; using %s", name, study_id, fallback)
-            proposal = _suggest(fallback, {}, device, snapshot, total, None)
-            proposal = Proposal(
-                proposal.points, None, [fallback] * total, {"error": f"{type(exc).__name__}: {exc}"}
-            )
+    with _KeepLease(db, job_id, worker_id, lease_seconds):
+        proposal = _compute(plan, device, study_id)
     seconds = time.perf_counter() - started
-    metrics.SUGGEST_SECONDS.labels(name).observe(seconds)
-
+    metrics.SUGGEST_SECONDS.labels(plan.strategy).observe(seconds)
     try:
-        done_ops = _write(
+        done = _write(
             db,
             job_id=job_id,
             worker_id=worker_id,
             study_id=study_id,
-            waiting=waiting,
+            plan=plan,
             proposal=proposal,
-            name=name,
-            version=version,
             seconds=seconds,
         )
     except IntegrityError as exc:
         with db.write() as session:
             release_job(session, job_id=job_id, worker_id=worker_id, error=str(exc))
         return
-    hub.wake_ops(done_ops)
+    hub.wake_ops(done)
+
+
+def _plan(db: Database, study_id: int) -> _Plan | None:
+    with db.read() as session:
+        study = session.get(StudyRow, study_id)
+        if study is None:
+            return None
+        definition = repo.definition_of(study)
+        settings = definition.settings
+        waiting = _waiting_needs(session, study_id)
+        buffer = settings.prefetch if study.state == "running" else 0
+        if settings.budget is not None:
+            need = sum(max(n, 0) for _, n, _ in waiting)
+            buffer = max(
+                0, min(buffer, settings.budget - budget_used(session, study_id=study_id) - need)
+            )
+        name = definition.strategy.name
+        state, version = repo.get_strategy_state(session, study_id=study_id, strategy=name)
+        return _Plan(
+            snapshot=repo.load_snapshot(session, study=study),
+            waiting=waiting,
+            buffer=buffer,
+            strategy=name,
+            options=definition.strategy.options,
+            fallback=settings.fallback_strategy,
+            state=state,
+            version=version,
+        )
+
+
+def _compute(plan: _Plan, device: str, study_id: int) -> Proposal:
+    try:
+        return _suggest(plan.strategy, plan.options, device, plan.snapshot, plan.total, plan.state)
+    except Exception as exc:
+        log.exception(
+            "strategy %s failed on study %s; using %s", plan.strategy, study_id, plan.fallback
+        )
+        fallback = _suggest(plan.fallback, {}, device, plan.snapshot, plan.total, None)
+        return Proposal(
+            fallback.points,
+            None,
+            [plan.fallback] * plan.total,
+            {"error": f"{type(exc).__name__}: {exc}"},
+        )
 
 
 def _suggest(name, options, device, snapshot, n, state) -> Proposal:
@@ -119,86 +168,97 @@ def _waiting_needs(session, study_id: int) -> list[tuple[int, int, str]]:
 def _write(
     db: Database,
     *,
-    job_id,
-    worker_id,
-    study_id,
-    waiting,
+    job_id: int,
+    worker_id: str,
+    study_id: int,
+    plan: _Plan,
     proposal: Proposal,
-    name,
-    version,
-    seconds,
+    seconds: float,
 ) -> list[int]:
+    """Hand the points to the asks waiting now (oldest first); keep the rest as the buffer."""
     with db.write() as session:
         if not owns_lease(session, job_id=job_id, worker_id=worker_id):
             log.warning("job %s: lease lost, discarding its suggestions", job_id)
             return []
         study = session.get(StudyRow, study_id)
-        still = set(
-            session.scalars(
-                select(OperationRow.id).where(
-                    OperationRow.id.in_([op for op, _, _ in waiting]),
-                    OperationRow.state == OperationState.waiting.value,
-                )
-            )
-        )
         if proposal.state is not None and not repo.set_strategy_state(
             session,
             study_id=study_id,
-            strategy=name,
+            strategy=plan.strategy,
             state=proposal.state,
-            expected_version=version,
+            expected_version=plan.version,
         ):
             raise IntegrityError("strategy state changed concurrently", None, Exception())
-        op_ids, evaluators, keep = [], [], []
-        i = 0
-        for op, n, evaluator in waiting:
-            for _ in range(max(n, 0)):
-                if op in still:
-                    keep.append(i)
-                    op_ids.append(op)
-                    evaluators.append(evaluator)
-                i += 1
-        kept = Proposal(
-            [proposal.points[k] for k in keep],
-            strategies=[proposal.strategies[k] for k in keep] if proposal.strategies else None,
+        session.execute(
+            delete(TrialRow).where(
+                TrialRow.study_id == study_id,
+                TrialRow.state == TrialState.pending.value,
+                TrialRow.prefetched.is_(True),
+            )
         )
-        insert_suggested_trials(
-            session, study=study, proposal=kept, strategy=name, evaluators=evaluators, op_id=op_ids
-        )
-        done = sorted(still)
-        if done:
+        sources = proposal.strategies or [plan.strategy] * len(proposal.points)
+        points = list(zip(proposal.points, sources, strict=True))
+        ops, evaluators, chosen, served = [], [], [], []
+        for op, n, evaluator in _waiting_needs(session, study_id):
+            take = points[: max(n, 0)]
+            points = points[len(take) :]
+            ops += [op] * len(take)
+            evaluators += [evaluator] * len(take)
+            chosen += take
+            if len(take) == max(n, 0):
+                served.append(op)
+        if chosen:
+            insert_suggested_trials(
+                session,
+                study=study,
+                strategy=plan.strategy,
+                evaluators=evaluators,
+                op_id=ops,
+                proposal=Proposal([p for p, _ in chosen], strategies=[s for _, s in chosen]),
+            )
+        if points and plan.buffer:
+            keep = points[: plan.buffer]
+            insert_suggested_trials(
+                session,
+                study=study,
+                strategy=plan.strategy,
+                evaluators=[None] * len(keep),
+                op_id=None,
+                buffered=True,
+                proposal=Proposal([p for p, _ in keep], strategies=[s for _, s in keep]),
+            )
+        if served:
             session.execute(
                 update(OperationRow)
-                .where(OperationRow.id.in_(done))
+                .where(OperationRow.id.in_(served))
                 .values(state=OperationState.done.value, done_at=utcnow())
             )
-        complete_job(session, job_id=job_id, compute_seconds=seconds, strategy=name)
-        publish_ops_done(session, done)
-    return done
+        complete_job(session, job_id=job_id, compute_seconds=seconds, strategy=plan.strategy)
+        publish_ops_done(session, served)
+    return served
 
 
-class _keep_lease:
+class _KeepLease:
     """Extend the job's lease in the background while the strategy computes."""
 
     def __init__(self, db: Database, job_id: int, worker_id: str, lease_seconds: float):
-        self._renew: Callable[[], None] = lambda: self._extend(db, job_id, worker_id, lease_seconds)
+        self._args = (db, job_id, worker_id, lease_seconds)
         self._interval = max(lease_seconds / 3, 0.5)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    @staticmethod
-    def _extend(db, job_id, worker_id, lease_seconds) -> None:
-        with db.write() as session:
-            extend_lease(session, job_id=job_id, worker_id=worker_id, lease_seconds=lease_seconds)
-
     def _loop(self) -> None:
+        db, job_id, worker_id, lease_seconds = self._args
         while not self._stop.wait(self._interval):
             try:
-                self._renew()
+                with db.write() as session:
+                    extend_lease(
+                        session, job_id=job_id, worker_id=worker_id, lease_seconds=lease_seconds
+                    )
             except Exception as exc:
                 log.warning("could not extend lease: %s", exc)
 
-    def __enter__(self):
+    def __enter__(self) -> _KeepLease:
         self._thread.start()
         return self
 

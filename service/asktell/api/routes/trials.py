@@ -50,9 +50,10 @@ async def ask_trials(
     outcome = await run_in_threadpool(
         start_ask, ctx.db, project_id=caller.project_id, study_id=study_id, req=body
     )
+    if outcome.refill or not outcome.done:
+        ctx.hub.wake_jobs()
     if outcome.done:
         return AskResponse(trials=[trial_to_wire(t) for t in outcome.trials])
-    ctx.hub.wake_jobs()
     return await _wait_for_operation(ctx, caller.project_id, outcome.operation_id, body, started)
 
 
@@ -202,9 +203,13 @@ def read_trial(trial_id: TrialId, caller: CallerDep, ctx: ContextDep) -> Trial:
 def tell(trial_id: TrialId, body: TellRequest, caller: WriterDep, ctx: ContextDep) -> Trial:
     """Finish a trial; telling the same outcome twice is harmless, a different one is 409."""
     with ctx.db.write() as session:
-        return trial_to_wire(
-            tell_trial(session, project_id=caller.project_id, trial_id=trial_id, req=body)
+        row, refresh = tell_trial(
+            session, project_id=caller.project_id, trial_id=trial_id, req=body
         )
+        trial = trial_to_wire(row)
+    if refresh:
+        ctx.hub.wake_jobs()
+    return trial
 
 
 @router.post("/trials/{trial_id}:report", response_model=ReportResponse)

@@ -1,0 +1,362 @@
+"""The dashboard in headless Chromium against a real server fed by the Python client.
+
+Screenshots go to artifacts/screenshots/ (kept by CI). Needs the `playwright` package and
+a Chromium binary (`chromium` on PATH or ASKTELL_CHROMIUM); skipped without them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from asktell_client import Client
+
+from .procs import READY_TIMEOUT, Server, asktell_command, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
+
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM = (
+    os.environ.get("ASKTELL_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LIVE_SECONDS = 2.0
+SPACE = [
+    {"name": "x", "type": "float", "low": -5.0, "high": 5.0},
+    {"name": "lr", "type": "float", "low": 1e-4, "high": 1.0, "log": True},
+    {"name": "layers", "type": "int", "low": 1, "high": 6},
+    {"name": "opt", "type": "categorical", "choices": ["adam", "sgd"]},
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary (set ASKTELL_CHROMIUM)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A browser page on one server that records errors and any request leaving the server."""
+
+    def __init__(self, browser, base: str, width: int = 1360, height: int = 900):
+        self.base = base
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _route(self, route) -> None:
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def goto(self, fragment: str) -> None:
+        self.page.goto(f"{self.base}/{fragment}")
+
+    def shot(self, name: str, full: bool = True) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+
+    def count(self, selector: str) -> int:
+        return self.page.locator(selector).count()
+
+    def text(self, selector: str) -> str:
+        return self.page.locator(selector).first.inner_text()
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, self.errors
+        assert not self.outside, f"requests left the server: {self.outside}"
+
+
+def objective(p: dict) -> float:
+    return (p["x"] - 1.0) ** 2 + 0.3 * abs(math.log10(p["lr"]) + 2) + 0.05 * p["layers"]
+
+
+def feed(study, n: int, evaluator: str, *, reports: bool = False, fail_every: int = 0) -> None:
+    """Ask for n trials as `evaluator` and tell each (some failed, some with learning curves)."""
+    for i, trial in enumerate(study.ask(n, evaluator=evaluator)):
+        if fail_every and i % fail_every == fail_every - 1:
+            trial.fail("diverged")
+            continue
+        value = objective(trial.params)
+        if reports and i % 3 == 0:
+            for step in range(6):
+                trial.report(step, value + 2.0 / (step + 1))
+        trial.tell(value)
+
+
+def start_server(cluster, database_url: str, *, require_token: bool = False) -> Server:
+    server = Server(cluster, database_url, worker=True, port=free_port())
+    args = [
+        *asktell_command(),
+        "serve",
+        "--port",
+        str(server.port),
+        "--database-url",
+        database_url,
+        "--worker",
+        "--log-level",
+        "info",
+    ]
+    if require_token:
+        args.append("--require-token")
+    server.proc = cluster.spawn("server", args)
+    server.wait_ready(READY_TIMEOUT)
+    return server
+
+
+def wait_text(page, selector: str, predicate: str, timeout: float = 15_000) -> None:
+    page.wait_for_function(
+        f"() => {{ const e = document.querySelector({selector!r}); "
+        f"return !!e && ({predicate})(e.textContent); }}",
+        timeout=timeout,
+    )
+
+
+def test_study_page_plots_table_and_live_updates(browser, cluster, database_url):
+    server = start_server(cluster, database_url)
+    client = Client(base_url=server.base_url)
+    study = client.studies.create("demo", space=SPACE, strategy="random")
+    feed(study, 40, "gpu-a", reports=True, fail_every=9)
+    feed(study, 25, "gpu-b")
+    study.ask(2, evaluator="gpu-c")  # left running
+    other = client.studies.create("other", space=SPACE, strategy="random")
+    feed(other, 12, "cpu-1")
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto("")
+    page.wait_for_selector(f"#studies tbody tr[data-study='{study.id}']")
+    row = page.locator(f"#studies tbody tr[data-study='{study.id}']")
+    assert "demo" in row.inner_text() and "running" in row.inner_text()
+    assert row.locator("td.num").nth(0).inner_text() == "67"
+    page.fill("#studies-search", "oth")
+    page.wait_for_function(
+        "document.querySelectorAll('#studies tbody tr[data-study]').length === 1"
+    )
+    page.fill("#studies-search", "")
+    page.click("#studies th[data-sort=completed]")
+    page.wait_for_function(
+        f"document.querySelector('#studies tbody tr[data-study]').dataset.study === '{other.id}'"
+    )
+    ui.shot("studies")
+
+    page.click(f"#studies a[href='#/study/{study.id}']")
+    page.wait_for_selector("#history svg circle.pt")
+    page.wait_for_selector("#history svg path.best")
+    page.wait_for_selector("#edf svg path.edf-line")
+    page.wait_for_selector("#strategies .bar-row[data-name=random]")
+    completed = study.refresh().trial_counts["completed"]
+    assert ui.count("#history svg circle.pt") == completed
+    assert ui.count("#trials-table tbody tr") == 50
+    assert ui.text("#trials-pager .range") == "1–50 of 67"
+    ui.shot("study-overview")
+
+    # a tell from the client shows up without a reload
+    (late,) = study.ask(1, evaluator="gpu-late")
+    late.tell(0.0)
+    told = time.monotonic()
+    page.wait_for_function(
+        f"document.querySelectorAll('#history svg circle.pt').length === {completed + 1}",
+        timeout=LIVE_SECONDS * 1000,
+    )
+    page.wait_for_selector(
+        f"#trials-table tbody tr[data-trial='{late.id}'] .badge.completed",
+        timeout=LIVE_SECONDS * 1000,
+    )
+    assert time.monotonic() - told < LIVE_SECONDS + 0.5
+    assert ui.text("#trials-pager .range") == "1–50 of 68"
+
+    # the table pages, sorts and filters on the server
+    page.click("#trials-pager [data-page=next]")
+    wait_text(page, "#trials-pager .range", "t => t.startsWith('51–68')")
+    assert ui.count("#trials-table tbody tr") == 18
+    page.click("#trials-table thead th:text-is('value')")
+    wait_text(page, "#trials-pager .range", "t => t.startsWith('1–50')")
+    page.click("#trials-table thead th:text-is('value')")
+    page.wait_for_function(
+        "document.querySelector('#trials-table thead th.sorted')?.dataset.order === 'asc'"
+    )
+    page.wait_for_selector(f"#trials-table tbody tr[data-trial='{late.id}']:first-child")
+    page.select_option("#trials-state", "failed")
+    wait_text(page, "#trials-pager .range", "t => t.endsWith('of 4')")
+    assert ui.count("#trials-table tbody tr.failed") == 4
+    page.select_option("#trials-state", "")
+
+    page.click("#study-tabs a[data-tab=params]")
+    page.wait_for_selector("#parallel svg path.pc-line")
+    page.wait_for_selector("#contour svg rect.cell")
+    page.wait_for_selector("#importance .bar-row")
+    assert ui.count("#slices .slice svg") == 4
+    assert ui.count("#importance .bar-row") == 4
+    assert ui.text("#importance .bar-row .bar-label") == "x"
+    ui.shot("study-parameters")
+
+    page.click("#study-tabs a[data-tab=objectives]")
+    page.wait_for_selector("#intermediates svg path.curve")
+    assert "Single-objective" in ui.text("#pareto")
+    page.click("#study-tabs a[data-tab=evaluators]")
+    page.wait_for_selector("#timeline svg rect.span")
+    page.wait_for_selector("#workers-table tbody tr")
+    assert "cpu" in ui.text("#workers-table tbody")
+    lanes = page.locator("#timeline svg .axes text").all_inner_texts()
+    assert {"gpu-a", "gpu-b", "gpu-c", "gpu-late"} <= set(lanes)
+    ui.shot("study-evaluators")
+
+    narrow = Page(browser, server.base_url, width=390, height=800)
+    narrow.goto(f"#/study/{study.id}")
+    narrow.page.wait_for_selector("#history svg circle.pt")
+    narrow.page.wait_for_selector("#trials-table tbody tr[data-trial]")
+    assert narrow.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    narrow.shot("study-narrow")
+    narrow.close()
+    ui.close()
+
+
+def test_pareto_and_compare(browser, cluster, database_url):
+    server = start_server(cluster, database_url)
+    client = Client(base_url=server.base_url)
+    multi = client.studies.create(
+        "two-objectives",
+        space=SPACE,
+        objectives={"loss": "minimize", "speed": "maximize"},
+        strategy="random",
+    )
+    for trial in multi.ask(40, evaluator="w"):
+        p = trial.params
+        trial.tell({"loss": objective(p), "speed": -abs(p["x"] + 2.0) - 0.1 * p["layers"]})
+    single = client.studies.create("one-objective", space=SPACE, strategy="random")
+    feed(single, 30, "w")
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto(f"#/study/{multi.id}/objectives")
+    page.wait_for_selector("#pareto svg circle.front")
+    front = {t.id for t in multi.pareto()}
+    assert ui.count("#pareto svg circle.front") == len(front)
+    ui.shot("study-pareto")
+
+    ui.goto(f"#/compare?ids={multi.id},{single.id}")
+    page.wait_for_function("document.querySelectorAll('#compare-history path.best').length === 2")
+    page.wait_for_function("document.querySelectorAll('#compare-edf path.edf-line').length === 2")
+    assert ui.count("#compare-picker input:checked") == 2
+    page.check("#compare-log")
+    page.wait_for_selector("#compare-history svg")
+    ui.shot("compare")
+    ui.close()
+
+
+def test_actions_in_open_mode(browser, cluster, database_url):
+    server = start_server(cluster, database_url)
+    client = Client(base_url=server.base_url)
+    study = client.studies.create("actions", space=SPACE, strategy="random")
+    feed(study, 5, "w")
+    (running,) = study.ask(1, evaluator="w")
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto(f"#/study/{study.id}")
+    wait_text(page, "#auth-button", "t => t.includes('read & write')")
+    page.wait_for_selector("#study-actions button[data-action=pause]:not([disabled])")
+    page.click("#study-actions button[data-action=pause]")
+    wait_text(page, "#study-state", "t => t === 'paused'")
+    assert study.refresh().state == "paused"
+    page.click("#study-actions button[data-action=resume]")
+    wait_text(page, "#study-state", "t => t === 'running'")
+
+    options = page.locator("#strategy-select option").all_inner_texts()
+    target = next(name for name in options if name not in ("random", "auto"))
+    page.select_option("#strategy-select", target)
+    page.click("#study-actions button[data-action=strategy]")
+    page.wait_for_function(
+        f"[...document.querySelectorAll('#study-facts .fact b')].some(b => b.textContent === "
+        f"{target!r})"
+    )
+    assert study.refresh().strategy.name == target
+
+    page.once("dialog", lambda d: d.accept("killed by hand"))
+    page.click(f"#trials-table tr[data-trial='{running.id}'] button[data-fail]")
+    page.wait_for_selector(f"#trials-table tr[data-trial='{running.id}'] .badge.failed")
+    assert client.trials.get(running.id).refresh().failure_reason == "killed by hand"
+
+    page.click("#study-actions button[data-action=add]")
+    page.fill("#add-fields input[name=x]", "1.25")
+    page.select_option("#add-fields select[name=opt]", label="sgd")
+    page.fill("#add-fields input[name='value:value']", "0.125")
+    ui.shot("add-trial-dialog", full=False)
+    page.click("#add-dialog button[value=add]")
+    page.wait_for_selector("#trials-table tbody tr.completed td.metric:text-is('0.125')")
+    added = [t for t in study.trials() if t.strategy == "manual"]
+    assert len(added) == 1 and added[0].params["x"] == 1.25 and added[0].params["opt"] == "sgd"
+    ui.close()
+
+
+def test_tokens_decide_read_only(browser, cluster, database_url):
+    from asktell.db import repository as repo
+    from asktell.db.session import Database
+
+    db = Database(database_url)
+    with db.write() as session:
+        write = repo.create_token(session, project="team", name="rw")
+        read = repo.create_token(session, project="team", name="ro", can_write=False)
+    db.dispose()
+    server = start_server(cluster, database_url, require_token=True)
+    study = Client(base_url=server.base_url, token=write).studies.create(
+        "secured", space=SPACE, strategy="random"
+    )
+    feed(study, 6, "w")
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto("")
+    page.wait_for_selector("#banner:not([hidden])")
+    assert "token" in ui.text("#banner")
+    assert ui.count("#studies tbody tr[data-study]") == 0
+
+    def paste(token: str) -> None:
+        page.click("#auth-button")
+        page.fill("#token-input", token)
+        page.click("#token-dialog button[value=save]")
+
+    paste(read)
+    wait_text(page, "#auth-button", "t => t.includes('read-only')")
+    page.wait_for_selector(f"#studies tbody tr[data-study='{study.id}']")
+    page.click(f"#studies a[href='#/study/{study.id}']")
+    page.wait_for_selector("#history svg circle.pt")
+    assert page.locator("#study-actions button[data-action=pause]").is_disabled()
+    assert page.locator("#study-actions button[data-action=add]").is_disabled()
+    ui.shot("study-read-only", full=False)
+
+    paste(write)
+    wait_text(page, "#auth-button", "t => t.includes('read & write')")
+    page.wait_for_selector("#study-actions button[data-action=pause]:not([disabled])")
+    page.click("#study-actions button[data-action=pause]")
+    wait_text(page, "#study-state", "t => t === 'paused'")
+    assert page.evaluate("localStorage.getItem('asktell.token')") == write
+    ui.close()
