@@ -167,13 +167,20 @@ def measure_page(base: str, sid: int, shots: Path | None) -> dict | None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        sizes: list[int] = []
-        page.on("response", lambda r: sizes.append(int(r.headers.get("content-length") or 0)))
+        api_bytes: list[int] = []
+
+        def on_response(r) -> None:
+            if "/v1/" in r.url:
+                api_bytes.append(int(r.headers.get("content-length") or 0))
+
+        page.on("response", on_response)
         t = time.perf_counter()
         page.goto(f"{base}/#/study/{sid}")
-        page.wait_for_selector("#history svg .pt", timeout=30_000)
-        page.wait_for_selector("#trials-table tbody tr", timeout=30_000)
+        page.wait_for_selector("#history svg circle.pt", timeout=30_000)
+        page.wait_for_selector("#edf svg path.edf-line", timeout=30_000)
+        page.wait_for_selector("#trials-table tbody tr[data-trial]", timeout=30_000)
         loaded = time.perf_counter() - t
+        first_bytes = sum(api_bytes)
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shots / "bench-study-100k.png"))
@@ -184,8 +191,21 @@ def measure_page(base: str, sid: int, shots: Path | None) -> dict | None:
             timeout=30_000,
         )
         paged = time.perf_counter() - t
+        t = time.perf_counter()
+        page.click("#study-tabs a[data-tab=params]")
+        page.wait_for_selector("#parallel svg path.pc-line", timeout=60_000)
+        page.wait_for_selector("#contour svg rect.cell", timeout=60_000)
+        page.wait_for_selector("#importance .bar-row", timeout=60_000)
+        params_tab = time.perf_counter() - t
+        if shots is not None:
+            page.screenshot(path=str(shots / "bench-params-100k.png"))
         browser.close()
-        return {"load_s": loaded, "next_page_s": paged, "requests": len(sizes)}
+        return {
+            "load_s": loaded,
+            "load_api_bytes": first_bytes,
+            "next_page_s": paged,
+            "params_tab_s": params_tab,
+        }
 
 
 def main() -> None:
@@ -236,8 +256,10 @@ def main() -> None:
     print(f"\nstudy with {args.trials} trials on {url.split(':')[0]}")
     if page:
         print(
-            f"page load until plots and table drawn: {page['load_s']:.2f}s "
-            f"({page['requests']} responses); next table page: {page['next_page_s']:.2f}s"
+            f"study page until history, EDF and table are drawn: {page['load_s']:.2f}s "
+            f"({page['load_api_bytes'] / 1024:.0f} KiB of JSON); next table page: "
+            f"{page['next_page_s']:.2f}s; parameters tab (first read of the parameter "
+            f"columns): {page['params_tab_s']:.2f}s"
         )
     else:
         print("page load: skipped (no playwright or chromium)")

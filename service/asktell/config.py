@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8420
     require_token: bool = False
+    token_cache_seconds: float = 2.0
     embedded_worker: bool = True
     lease_seconds: float = 30.0
     poll_interval: float = 0.02

@@ -15,6 +15,7 @@ def secured(settings):
     from asktell.db import repository as repo
 
     settings.require_token = True
+    settings.token_cache_seconds = 0.0
     app = create_app(settings)
     with TestClient(app) as client:
         db = app.state.ctx.db

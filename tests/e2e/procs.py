@@ -121,8 +121,8 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = READY_TIMEOUT) -> None:
-        """Start the process and wait until /readyz answers 200."""
+    def start(self, *, wait: bool = True) -> None:
+        """Start the process and (with `wait`) wait until /readyz answers 200."""
         args = [
             *asktell_command(),
             "serve",
@@ -137,9 +137,10 @@ class Server:
             "--worker" if self.worker else "--no-worker",
         ]
         self.proc = self.cluster.spawn("server", args)
-        self.wait_ready(timeout)
+        if wait:
+            self.wait_ready()
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         last = "no answer"
@@ -165,11 +166,31 @@ class Server:
 
 
 class WorkerProc:
-    """`asktell worker` with its worker id (read from its first output line)."""
+    """`asktell worker`; its worker id is read from its first output line."""
 
-    def __init__(self, proc: Proc, worker_id: str):
+    def __init__(self, proc: Proc):
         self.proc = proc
-        self.id = worker_id
+        self._id: str | None = None
+
+    @property
+    def id(self) -> str:
+        if self._id is None:
+            self.wait_ready()
+        assert self._id is not None
+        return self._id
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self._id is None:
+            match = WORKER_LINE.search(self.proc.log_text(tail=None))
+            if match:
+                self._id = match.group(1)
+            elif not self.proc.alive or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.proc.describe()} did not start:\n{self.proc.log_text(40)}"
+                )
+            else:
+                time.sleep(0.1)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -191,14 +212,17 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def server(self, database_url: str, *, worker: bool, port: int | None = None) -> Server:
-        """A started server, with (`worker=True`) or without its in-process worker."""
+    def server(
+        self, database_url: str, *, worker: bool, port: int | None = None, wait: bool = True
+    ) -> Server:
+        """A server, with (`worker=True`) or without its in-process worker; `wait` for it to
+        be ready."""
         server = Server(self, database_url, worker=worker, port=port or free_port())
-        server.start()
+        server.start(wait=wait)
         return server
 
-    def worker(self, database_url: str, timeout: float = READY_TIMEOUT) -> WorkerProc:
-        """A started `asktell worker` (cpu, short leases, fast polling)."""
+    def worker(self, database_url: str, *, wait: bool = True) -> WorkerProc:
+        """An `asktell worker` (cpu, short leases, fast polling); `wait` for its id."""
         args = [
             *asktell_command(),
             "worker",
@@ -211,16 +235,10 @@ class Cluster:
             "--poll-interval",
             str(POLL_INTERVAL),
         ]
-        proc = self.spawn("worker", args)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = WORKER_LINE.search(proc.log_text(tail=None))
-            if match:
-                return WorkerProc(proc, match.group(1))
-            if not proc.alive:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"{proc.describe()} did not start:\n{proc.log_text(40)}")
+        worker = WorkerProc(self.spawn("worker", args))
+        if wait:
+            worker.wait_ready()
+        return worker
 
     def cli(self, *args: str, timeout: float = 120.0) -> str:
         """Run a one-shot `asktell` command; its output, or an error with it."""

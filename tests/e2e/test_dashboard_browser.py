@@ -36,6 +36,7 @@ ARGS = [
     "--no-first-run",
 ]
 LIVE_SECONDS = 2.0
+DASH = "\u2013"  # the pager separates the first and last row with an en dash
 SPACE = [
     {"name": "x", "type": "float", "low": -5.0, "high": 5.0},
     {"name": "lr", "type": "float", "low": 1e-4, "high": 1.0, "log": True},
@@ -175,7 +176,7 @@ def test_study_page_plots_table_and_live_updates(browser, cluster, database_url)
     completed = study.refresh().trial_counts["completed"]
     assert ui.count("#history svg circle.pt") == completed
     assert ui.count("#trials-table tbody tr") == 50
-    assert ui.text("#trials-pager .range") == "1–50 of 67"
+    assert ui.text("#trials-pager .range") == f"1{DASH}50 of 67"
     ui.shot("study-overview")
 
     # a tell from the client shows up without a reload
@@ -191,14 +192,14 @@ def test_study_page_plots_table_and_live_updates(browser, cluster, database_url)
         timeout=LIVE_SECONDS * 1000,
     )
     assert time.monotonic() - told < LIVE_SECONDS + 0.5
-    assert ui.text("#trials-pager .range") == "1–50 of 68"
+    assert ui.text("#trials-pager .range") == f"1{DASH}50 of 68"
 
     # the table pages, sorts and filters on the server
     page.click("#trials-pager [data-page=next]")
-    wait_text(page, "#trials-pager .range", "t => t.startsWith('51–68')")
+    wait_text(page, "#trials-pager .range", f"t => t.startsWith('51{DASH}68')")
     assert ui.count("#trials-table tbody tr") == 18
     page.click("#trials-table thead th:text-is('value')")
-    wait_text(page, "#trials-pager .range", "t => t.startsWith('1–50')")
+    wait_text(page, "#trials-pager .range", f"t => t.startsWith('1{DASH}50')")
     page.click("#trials-table thead th:text-is('value')")
     page.wait_for_function(
         "document.querySelector('#trials-table thead th.sorted')?.dataset.order === 'asc'"
@@ -225,7 +226,7 @@ def test_study_page_plots_table_and_live_updates(browser, cluster, database_url)
     page.wait_for_selector("#timeline svg rect.span")
     page.wait_for_selector("#workers-table tbody tr")
     assert "cpu" in ui.text("#workers-table tbody")
-    lanes = page.locator("#timeline svg .axes text").all_inner_texts()
+    lanes = page.locator("#timeline svg .axes text").all_text_contents()
     assert {"gpu-a", "gpu-b", "gpu-c", "gpu-late"} <= set(lanes)
     ui.shot("study-evaluators")
 

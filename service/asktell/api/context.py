@@ -16,4 +16,4 @@ class AppContext:
     hub: Hub
     open_mode: bool
     default_project_id: int | None = None
-    extras: dict = field(default_factory=dict)
+    tokens: dict = field(default_factory=dict)  # token → (Caller, looked up at)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 
 from asktell.api.context import AppContext
 from asktell.core.errors import Forbidden, Unauthorized
@@ -14,7 +16,7 @@ from asktell.db import repository as repo
 MAX_ID = 2**63 - 1
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
@@ -27,24 +29,41 @@ class Caller:
     can_write: bool
 
 
-def get_caller(request: Request, ctx: ContextDep) -> Caller:
-    """The project a request acts for: from its bearer token, or the default one when open."""
+async def get_caller(request: Request, ctx: ContextDep) -> Caller:
+    """The project a request acts for: from its bearer token, or the default one when open.
+
+    Dependencies are async so they cost no thread hop; a token is looked up in
+    the database (in the thread pool) at most every `token_cache_seconds`.
+    """
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized("use 'Authorization: Bearer <token>'", field="authorization")
-        with ctx.db.read() as session:
-            row = repo.resolve_token(session, token=token.strip())
-            if row is None:
-                raise Unauthorized("unknown or revoked token", field="authorization")
-            return Caller(row.project_id, row.can_write)
+        cached = ctx.tokens.get(token)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < ctx.settings.token_cache_seconds:
+            return cached[0]
+        caller = await run_in_threadpool(_lookup, ctx, token)
+        if len(ctx.tokens) > 10_000:
+            ctx.tokens.clear()
+        ctx.tokens[token] = (caller, now)
+        return caller
     if ctx.open_mode and ctx.default_project_id is not None:
         return Caller(ctx.default_project_id, True)
     raise Unauthorized("a token is required", field="authorization")
 
 
-def get_writer(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+def _lookup(ctx: AppContext, token: str) -> Caller:
+    with ctx.db.read() as session:
+        row = repo.resolve_token(session, token=token)
+        if row is None:
+            raise Unauthorized("unknown or revoked token", field="authorization")
+        return Caller(row.project_id, row.can_write)
+
+
+async def get_writer(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if not caller.can_write:
         raise Forbidden("this token is read-only", field="authorization")
     return caller

@@ -8,6 +8,7 @@ paged, sorted and filtered on the server. Writes go through the regular API.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -57,17 +58,29 @@ def _study(session: Session, caller, study_id: int) -> StudyRow:
     return repo.get_study(session, project_id=caller.project_id, study_id=study_id)
 
 
-def _study_and_data(ctx, caller, study_id: int) -> tuple[StudyRow, StudyData]:
+@dataclass(frozen=True)
+class Loaded:
+    """A study's row, cached columns, change stamp and (when asked for) parameter matrix."""
+
+    study: StudyRow
+    data: StudyData
+    stamp: str
+    X: np.ndarray | None = None
+
+
+def _load(ctx, caller, study_id: int, *, params: bool = False) -> Loaded:
     with ctx.db.read() as session:
         study = _study(session, caller, study_id)
-        return study, load_study_data(session, study)
+        stamp = q.change_stamps(session, [study.id])[study.id]
+        data = load_study_data(session, study)
+        X = param_matrix(session, data) if params else None
+        return Loaded(study, data, stamp, X)
 
 
-def _data_and_params(ctx, caller, study_id: int) -> tuple[StudyData, np.ndarray]:
-    """The study's columns with its parameter matrix."""
-    with ctx.db.read() as session:
-        data = load_study_data(session, _study(session, caller, study_id))
-        return data, param_matrix(session, data)
+def _stamped(content: dict, stamp: str) -> Response:
+    """A panel's payload with the study's change stamp, so the page knows what it shows."""
+    content["stamp"] = stamp
+    return respond(content)
 
 
 @router.get("/me")
@@ -213,9 +226,9 @@ def history(
     max_points: Annotated[int, Query(ge=10, le=10_000)] = 2000,
 ) -> Response:
     """Completed values in trial order with the best-so-far, downsampled to `max_points`."""
-    _, data = _study_and_data(ctx, caller, study_id)
-    j = pl.objective_index(data, objective)
-    return respond(pl.history_payload(data, j, max_points))
+    got = _load(ctx, caller, study_id)
+    j = pl.objective_index(got.data, objective)
+    return _stamped(pl.history_payload(got.data, j, max_points), got.stamp)
 
 
 @router.get("/studies/{study_id}/edf")
@@ -227,8 +240,9 @@ def edf(
     points: Annotated[int, Query(ge=2, le=2000)] = 200,
 ) -> Response:
     """The empirical distribution function of an objective's feasible values."""
-    _, data = _study_and_data(ctx, caller, study_id)
-    return respond(pl.edf_payload(data, pl.objective_index(data, objective), points))
+    got = _load(ctx, caller, study_id)
+    j = pl.objective_index(got.data, objective)
+    return _stamped(pl.edf_payload(got.data, j, points), got.stamp)
 
 
 @router.get("/studies/{study_id}/sample")
@@ -240,8 +254,9 @@ def sample(
     max_points: Annotated[int, Query(ge=10, le=5000)] = 1000,
 ) -> Response:
     """A sample of completed trials (the best ones included) with their parameters."""
-    data, X = _data_and_params(ctx, caller, study_id)
-    return respond(pl.sample_payload(data, X, pl.objective_index(data, objective), max_points))
+    got = _load(ctx, caller, study_id, params=True)
+    j = pl.objective_index(got.data, objective)
+    return _stamped(pl.sample_payload(got.data, got.X, j, max_points), got.stamp)
 
 
 @router.get("/studies/{study_id}/importance")
@@ -249,8 +264,9 @@ def importance(
     study_id: StudyId, caller: CallerDep, ctx: ContextDep, objective: Objective = None
 ) -> Response:
     """How much of the objective's variance each parameter explains on its own."""
-    data, X = _data_and_params(ctx, caller, study_id)
-    return respond(pl.importance_payload(data, X, pl.objective_index(data, objective)))
+    got = _load(ctx, caller, study_id, params=True)
+    j = pl.objective_index(got.data, objective)
+    return _stamped(pl.importance_payload(got.data, got.X, j), got.stamp)
 
 
 @router.get("/studies/{study_id}/contour")
@@ -264,9 +280,9 @@ def contour(
     bins: Annotated[int, Query(ge=2, le=100)] = 24,
 ) -> Response:
     """Mean objective over a grid of two parameters."""
-    data, X = _data_and_params(ctx, caller, study_id)
-    j = pl.objective_index(data, objective)
-    return respond(pl.contour_payload(data, X, j, x, y, bins))
+    got = _load(ctx, caller, study_id, params=True)
+    j = pl.objective_index(got.data, objective)
+    return _stamped(pl.contour_payload(got.data, got.X, j, x, y, bins), got.stamp)
 
 
 @router.get("/studies/{study_id}/pareto")
@@ -277,8 +293,8 @@ def pareto(
     max_points: Annotated[int, Query(ge=10, le=10_000)] = 2000,
 ) -> Response:
     """Feasible trials on all objectives, with the non-dominated front marked."""
-    _, data = _study_and_data(ctx, caller, study_id)
-    return respond(pl.pareto_payload(data, max_points))
+    got = _load(ctx, caller, study_id)
+    return _stamped(pl.pareto_payload(got.data, max_points), got.stamp)
 
 
 @router.get("/studies/{study_id}/trials")
@@ -297,6 +313,7 @@ def trials(
     """One page of the trials table: sorted, filtered and counted on the server."""
     with ctx.db.read() as session:
         study = _study(session, caller, study_id)
+        stamp = q.change_stamps(session, [study.id])[study.id]
         where = q.TrialFilter(
             states=[s.value for s in state] if state else None,
             strategy=strategy,
@@ -312,7 +329,8 @@ def trials(
             limit=limit,
         )
         items = [_trial_item(r) for r in rows]
-    return respond({"total": total, "offset": offset, "limit": limit, "items": items})
+    content = {"total": total, "offset": offset, "limit": limit, "items": items}
+    return _stamped(content, stamp)
 
 
 def _trial_item(r: TrialRow) -> dict:
@@ -341,6 +359,7 @@ def timeline(
     """The latest trials per evaluator: when each ran and how it ended."""
     with ctx.db.read() as session:
         _study(session, caller, study_id)
+        stamp = q.change_stamps(session, [study_id])[study_id]
         rows = q.timeline_rows(session, study_id, limit)
     evaluators: dict[str, int] = {}
     keys = ("id", "evaluator", "state", "strategy", "start", "end")
@@ -353,7 +372,8 @@ def timeline(
         cols["start"].append(_epoch(started or created))
         end = finished or (beat if state == "stale" else None)
         cols["end"].append(_epoch(end) if end else None)
-    return respond({"now": _epoch(utcnow()), "evaluators": list(evaluators), "trials": cols})
+    content = {"now": _epoch(utcnow()), "evaluators": list(evaluators), "trials": cols}
+    return _stamped(content, stamp)
 
 
 def _epoch(t: datetime) -> float:
@@ -376,6 +396,7 @@ def intermediates(
         if metric is not None and metric not in names:
             raise InvalidInput(f"unknown metric {metric!r}; this study has {names}", field="metric")
         name = metric or names[0]
+        stamp = q.change_stamps(session, [study_id])[study_id]
         curves = []
         for tid, state, steps in q.intermediate_curves(session, study_id, max_trials):
             pts = [(s, v[name]) for s, v in steps if name in v]
@@ -388,7 +409,7 @@ def intermediates(
                     "values": numbers([pts[i][1] for i in keep]),
                 }
             )
-    return respond({"metric": name, "metrics": names, "curves": curves})
+    return _stamped({"metric": name, "metrics": names, "curves": curves}, stamp)
 
 
 @router.get("/studies/{study_id}/queue")
@@ -409,9 +430,9 @@ def compare(
     """Histories and EDFs of several studies' first objectives, for one plot each."""
     out = []
     for sid in dict.fromkeys(study_id):
-        row, data = _study_and_data(ctx, caller, sid)
-        item = {"id": row.id, "name": row.name}
-        item["history"] = pl.history_payload(data, 0, max_points)
-        item["edf"] = pl.edf_payload(data, 0, 200)
+        got = _load(ctx, caller, sid)
+        item = {"id": got.study.id, "name": got.study.name, "stamp": got.stamp}
+        item["history"] = pl.history_payload(got.data, 0, max_points)
+        item["edf"] = pl.edf_payload(got.data, 0, 200)
         out.append(item)
     return respond({"studies": out})

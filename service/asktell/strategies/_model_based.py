@@ -2,8 +2,8 @@
 
 encode trials → fit a surrogate (a BoTorch `Model`) → build an acquisition
 function that sees the pending points → optimize it in the unit cube → snap
-discrete dimensions → decode. A subclass supplies only `fit`; the GP, BNN and
-PFN strategies differ in nothing else.
+discrete dimensions → decode. A subclass supplies `fit` (and, if it needs
+solver settings, `context`); everything else is shared.
 
 Acquisition, by study shape (all outcomes are maximized, constraint slacks
 `<= 0` are feasible):
@@ -13,10 +13,13 @@ Acquisition, by study shape (all outcomes are maximized, constraint slacks
   reference point from the objectives' `threshold`s, else inferred;
 - more: `qLogNParEGO`.
 
-A batch of `n` is chosen greedily: each chosen point joins `X_pending` for the
-next. Too little data (fewer than `min_completed` trials or constant
-objectives) or a failing fit falls back to Sobol points, recorded per point
-in `Proposal.strategies`.
+The improvement baseline is the observed points that may still be the best
+(at most `max_baseline`). A batch of `n` is chosen greedily: each chosen point
+joins `X_pending` for the next. Points are not repeated: a candidate that
+snaps onto a pending, completed (unless the study is noisy) or already chosen
+point is replaced by the best unused quasi-random point. Too little data
+(fewer than `min_completed` trials or constant objectives) or a failing fit
+falls back to Sobol points, recorded per point in `Proposal.strategies`.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
+from asktell_client.types import Direction
 
 __all__ = [
     "FitResult",
@@ -100,7 +104,10 @@ class ModelBasedConfig(StrategyConfig):
         default=2, ge=1, description="Below this many completed trials, suggest Sobol points."
     )
     timeout_sec: float = Field(
-        default=10.0, gt=0, description="Time budget of the acquisition optimization per ask."
+        default=10.0,
+        gt=0,
+        description="Time budget of the acquisition optimization per ask (not enforced by "
+        "BoTorch's alternating mixed optimizer, which runs a bounded number of steps).",
     )
     max_baseline: int = Field(
         default=128,
@@ -223,7 +230,7 @@ def reference_point(snapshot: StudySnapshot, Y: Tensor, feasible: Tensor) -> Ten
     ref = infer_reference_point(Y_ok[is_non_dominated(Y_ok)])
     for i, o in enumerate(snapshot.objectives):
         if o.threshold is not None:
-            ref[i] = o.threshold if o.direction.value == "maximize" else -o.threshold
+            ref[i] = o.threshold if o.direction == Direction.maximize else -o.threshold
     return ref
 
 
@@ -242,7 +249,7 @@ def baseline(model: Model, data: TrainingData, snapshot: StudySnapshot, max_poin
     `PRESELECT * max_points` best observed points.
     """
     X, (m, c) = data.X, (data.Y.shape[-1], data.C.shape[-1])
-    if m > 4:
+    if m > 4 or (c and not data.feasible.any()):  # ParEGO prunes itself; PoF needs none
         return X
     if X.shape[0] > PRESELECT * max_points:  # sampling a joint posterior over all is O(n^3)
         keep = np.sort(_ranking(data)[: PRESELECT * max_points])

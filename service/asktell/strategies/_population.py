@@ -35,6 +35,7 @@ __all__ = [
     "best_completed",
     "check_single_objective",
     "check_space",
+    "fill_random",
     "rng_for",
     "replay_study",
     "run_study",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 TOLD, PENDING, FAILED = "told", "pending", "failed"
+FILL_STREAM = 9_999
+FILL_TRIES = 1000
 
 
 @dataclass(frozen=True, order=True)
@@ -153,6 +156,26 @@ class KeyGuard:
             return None
         self.taken.add(key)
         return key
+
+
+def fill_random(
+    encoder: SpaceEncoder, guard: KeyGuard, state: dict[str, Any], n: int, name: str
+) -> list[dict[str, ParamValue]]:
+    """`n` uniform points no open trial holds, for when a search keeps landing on known points.
+
+    Draws are seeded from `state["seed"]` and the counter `state["fills"]`.
+    """
+    points: list[dict[str, ParamValue]] = []
+    for _ in range(FILL_TRIES):
+        if len(points) == n:
+            return points
+        index = state.get("fills", 0)
+        state["fills"] = index + 1
+        x = rng_for(state["seed"], FILL_STREAM, index).random((1, encoder.d))
+        point = encoder.decode(x)[0]
+        if guard.claim(point) is not None:
+            points.append(point)
+    raise ValueError(f"{name}: every point of the space is held by an open trial")
 
 
 def seed_for(seed: int, *path: int) -> int:

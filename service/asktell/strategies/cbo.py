@@ -33,6 +33,7 @@ from asktell.strategies._population import (
     check_single_objective,
     check_space,
     cube_list,
+    fill_random,
     rng_for,
     scalarize,
     space_signature,
@@ -44,7 +45,7 @@ __all__ = ["CBO", "CBOConfig", "consensus"]
 
 STATE_VERSION = 1
 INIT, MOVE, SPAWN = 0, 1, 2
-MAX_TRIES = 100
+MAX_TRIES = 20
 
 
 class CBOConfig(StrategyConfig):
@@ -199,7 +200,7 @@ class CBO(Strategy):
             guard.taken.add(key)
             history.open.add(key)
             points.append(point)
-        raise RuntimeError("cbo: no new point after many draws (space exhausted?)")
+        return points + fill_random(encoder, guard, state, n - len(points), self.name)
 
     def _next_particle(self, state: dict[str, Any], d: int) -> dict[str, Any]:
         for particle in state["swarm"]:

@@ -40,6 +40,7 @@ from asktell.strategies._population import (
     check_single_objective,
     check_space,
     cube_list,
+    fill_random,
     rng_for,
     scalarize,
     seed_for,
@@ -53,7 +54,7 @@ __all__ = ["CMAES", "CMAESConfig", "dump_optimizer", "load_optimizer"]
 STATE_VERSION = 1
 SEP_ABOVE = 100
 RESTART_STREAM = 1
-MAX_TRIES = 100
+MAX_TRIES = 20
 
 _CLASSES: dict[str, type] = {
     "CMA": cmaes.CMA,
@@ -288,7 +289,7 @@ def _should_stop(opt: Any) -> bool:
 
 @register_strategy("cma-es")
 class CMAES(Strategy):
-    description = "CMA-ES (cmaes package) with IPOP restarts; integers and categoricals via CMAwM."
+    description = "CMA-ES (cmaes package) with IPOP restarts; CMAwM/CatCMAwM for discrete spaces."
     inline = False
     Config = CMAESConfig
     config: CMAESConfig
@@ -384,10 +385,14 @@ class _Run:
             self._maybe_tell()
             if len(points) == self.n:
                 return points
-            point = self._sample()
+            try:
+                point = self._sample()
+            except LookupError:
+                break
             if point is not None:
                 points.append(point)
-        raise RuntimeError("cma-es: no new point after many samples (space exhausted?)")
+        rest = fill_random(self.encoder, self.guard, self.state, self.n - len(points), "cma-es")
+        return points + rest
 
     def _maybe_tell(self) -> None:
         state, history = self.state, self.history
@@ -421,8 +426,7 @@ class _Run:
         state["generation"] += 1
         state["members"] = []
         state["floor"] = history.max_id
-        self.history = History.of(self.snapshot, history.max_id)
-        self.history.open = history.open
+        self.history = History({}, set(), history.open, history.max_id)
         if self.config.restarts == "ipop" and _should_stop(self.opt):
             state["restart"] += 1
             mean = rng_for(state["seed"], RESTART_STREAM, state["restart"]).random(self.layout.d)
@@ -448,4 +452,4 @@ class _Run:
                 self.history.open.add(key)
                 state["members"].append({"key": key, **payload})
                 return point
-        raise RuntimeError("cma-es: no new point after many samples (space exhausted?)")
+        raise LookupError("no new sample")

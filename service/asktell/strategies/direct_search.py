@@ -41,6 +41,7 @@ from asktell.strategies._population import (
     check_single_objective,
     check_space,
     cube_list,
+    fill_random,
     rng_for,
     space_signature,
 )
@@ -55,6 +56,7 @@ POLL, COVER, RESTART = 0, 1, 2
 CACHE_BASE, CACHE_PER_DIM = 64, 8
 MAX_WAVES = 200
 MAX_COVER_TRIES = 20
+MAX_ELL = 60
 
 
 class DirectSearchConfig(StrategyConfig):
@@ -210,7 +212,8 @@ class _Run:
             point = self._next_point()
             if point is not None:
                 points.append(point)
-        raise RuntimeError("direct-search: no new point after many iterations")
+        rest = n - len(points)
+        return points + fill_random(self.encoder, self.guard, self.state, rest, "direct-search")
 
     def _outcome(self, key: str) -> Outcome | None:
         return self.history.told.get(key) or self.cache.get(key)
@@ -241,7 +244,7 @@ class _Run:
             state["f"] = [best[0].violation, best[0].value]
         else:
             state["last_move"] = None
-            state["ell"] += 1
+            state["ell"] = min(state["ell"] + 1, MAX_ELL)
             if incumbent is None or self.poll_size() < self.config.min_poll_size:
                 self._restart()
         state["k"] += 1
@@ -293,7 +296,7 @@ class _Run:
         moves = []
         for b in directions:
             y = self._snap(x, size * b)
-            if np.allclose(y, x):
+            if np.array_equal(y, x):
                 i = int(np.argmax(np.abs(b)))
                 y = x.copy()
                 y[i] += np.sign(b[i]) * self._mesh()[i]
@@ -320,8 +323,10 @@ class _Run:
         if role != "init":
             keys.add(incumbent)
         for y in candidates:
-            if np.any(y < 0.0) or np.any(y > 1.0):
+            inside = np.clip(y, 0.0, 1.0)
+            if np.max(np.abs(y - inside)) > 1e-12:
                 continue
+            y = inside
             key = self.snapshot.space.point_key(self._decode(y))
             if key in keys:
                 continue

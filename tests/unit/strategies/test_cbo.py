@@ -96,3 +96,10 @@ def test_beats_random_search_on_a_sphere():
     run_study(CBO(), study, sphere, budget, batch=20)
     points = SpaceEncoder(study.space).decode(np.random.default_rng(0).random((budget, 3)))
     assert min(study.values()) < min(sphere(p) for p in points) / 5
+
+
+def test_a_space_with_few_points_never_stalls():
+    params = [IntParam(name="k", low=0, high=2), CategoricalParam(name="c", choices=["a", "b"])]
+    study = LocalStudy.over(params, seed=6)
+    run_study(CBO(), study, lambda p: float(p["k"]), 60, batch=4)
+    assert len(study.trials) == 60 and min(study.values()) == 0.0

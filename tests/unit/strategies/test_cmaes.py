@@ -202,3 +202,18 @@ def test_beats_random_search_on_a_sphere():
 def test_mixed_space_case_of_the_shared_suite_uses_catcmawm():
     snapshot = make_snapshot(MIXED_SPACE, 5)
     assert CMAES().suggest(snapshot, 2, None).state["variant"] == "CatCMAwM"
+
+
+def test_a_space_with_few_points_never_stalls():
+    params = [IntParam(name="k", low=0, high=2), CategoricalParam(name="c", choices=["a", "b"])]
+    study = LocalStudy.over(params, seed=10)
+    run_study(CMAES(), study, lambda p: float(p["k"]), 60, batch=4)
+    assert len(study.trials) == 60 and min(study.values()) == 0.0
+
+
+def test_a_state_for_another_space_is_dropped():
+    study = LocalStudy.over(FLOATS, seed=11)
+    state = run_study(CMAES(), study, sphere, 24, batch=8)
+    assert state["generation"] == 2
+    other = make_snapshot(FLOATS[:3], 5)
+    assert CMAES().suggest(other, 2, state).state["generation"] == 0

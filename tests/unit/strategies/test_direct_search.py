@@ -190,3 +190,10 @@ def test_rejects_categoricals():
     params = [*FLOATS, CategoricalParam(name="c", choices=["a", "b"])]
     with pytest.raises(ValueError, match="categorical"):
         DirectSearch().suggest(make_snapshot(params, 2), 1, None)
+
+
+def test_a_space_with_few_points_never_stalls():
+    params = [IntParam(name="k", low=0, high=2), IntParam(name="j", low=0, high=1)]
+    study = LocalStudy.over(params, seed=8)
+    run_study(DirectSearch(), study, lambda p: float(p["k"] + p["j"]), 60, batch=4)
+    assert len(study.trials) == 60 and min(study.values()) == 0.0

@@ -20,7 +20,7 @@ export function history(container, d, { log = false, height = 300 } = {}) {
   const ys = (type === "log" ? d.values.filter(positive) : d.values).concat(d.best_values);
   const f = frame(container, {
     height,
-    x: { domain: padded(extent(d.ids), "linear", 0.02), label: "trial id" },
+    x: { domain: padded(extent(d.ids), "linear", 0.02), label: "trial id", integer: true },
     y: { type, domain: padded(extent(ys), type), label: d.objective + (type === "log" ? " (log)" : "") },
   });
   for (let i = 0; i < d.ids.length; i++) {
@@ -77,7 +77,7 @@ export function compareHistory(container, series, { log = false, height = 320 } 
   const maxN = Math.max(...series.map((s) => s.history.total), 1);
   const f = frame(container, {
     height,
-    x: { domain: [0, maxN * 1.02], label: "completed trials (in order)" },
+    x: { domain: [0, maxN * 1.02], label: "completed trials (in order)", integer: true },
     y: { type, domain: padded(extent(ys), type), label: "value" + (type === "log" ? " (log)" : "") },
   });
   for (const s of series) {
@@ -265,7 +265,7 @@ export function curves(container, d, { log = false, height = 300 } = {}) {
   const type = valueAxis(all, log);
   const f = frame(container, {
     height,
-    x: { domain: padded(extent(cs.flatMap((c) => c.steps)), "linear", 0.02), label: "step" },
+    x: { domain: padded(extent(cs.flatMap((c) => c.steps)), "linear", 0.02), label: "step", integer: true },
     y: { type, domain: padded(extent(type === "log" ? all.filter(positive) : all), type), label: d.metric },
   });
   for (const c of cs) {

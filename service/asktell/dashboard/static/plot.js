@@ -39,7 +39,7 @@ export function fmt(v, digits = 4) {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
   if (typeof v !== "number") return String(v);
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(2);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(Math.max(0, digits - 2)).replace(/\.?0+e/, "e");
   return String(Number(v.toPrecision(digits)));
 }
 
@@ -178,7 +178,8 @@ export function frame(container, opts) {
   const y = scale(opts.y.type || "linear", opts.y.domain, [height - m.b, m.t]);
   const grid = el("g", { class: "grid" }, svg);
   const axes = el("g", { class: "axes" }, svg);
-  const xt = opts.x.ticks || x.ticks(Math.max(2, Math.floor((width - m.l - m.r) / 90))).map((v) => ({ v, label: fmt(v, 3) }));
+  const xt = (opts.x.ticks || x.ticks(Math.max(2, Math.floor((width - m.l - m.r) / 90))).map((v) => ({ v, label: fmt(v, 3) })))
+    .filter((t) => !opts.x.integer || Number.isInteger(t.v));
   const yt = opts.y.ticks || y.ticks(Math.max(2, Math.floor((height - m.t - m.b) / 45))).map((v) => ({ v, label: fmt(v, 3) }));
   for (const t of xt) {
     const px = x(t.v);

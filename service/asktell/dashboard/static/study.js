@@ -467,8 +467,13 @@ async function write(fn, done) {
 }
 
 export function toast(text, bad = false) {
+  let box = document.getElementById("toasts");
+  if (!box) {
+    box = html("div", { id: "toasts", class: "toasts" });
+    document.body.appendChild(box);
+  }
   const t = html("div", { class: `toast ${bad ? "bad" : ""}`, role: "status" }, text);
-  document.body.appendChild(t);
+  box.appendChild(t);
   setTimeout(() => t.remove(), 4000);
 }
 
