@@ -116,10 +116,7 @@ def hypervolume_2d(points: np.ndarray, ref: tuple[float, float]) -> float:
 def pressure_vessel(ts: float, th: float, r: float, length: float) -> tuple[float, list[float]]:
     """Cost and constraint slacks (<= 0 feasible, scaled to order one) of the pressure vessel."""
     cost = (
-        0.6224 * ts * r * length
-        + 1.7781 * th * r**2
-        + 3.1661 * ts**2 * length
-        + 19.84 * ts**2 * r
+        0.6224 * ts * r * length + 1.7781 * th * r**2 + 3.1661 * ts**2 * length + 19.84 * ts**2 * r
     )
     volume = math.pi * r**2 * length + 4 / 3 * math.pi * r**3
     g = [0.0193 * r - ts, 0.00954 * r - th, 1 - volume / 1_296_000]

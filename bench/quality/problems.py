@@ -410,4 +410,3 @@ def select_problems(patterns: Sequence[str]) -> list[Problem]:
     if unknown:
         raise ValueError(f"no problem matches {unknown}; known: {', '.join(PROBLEMS)}")
     return chosen
-

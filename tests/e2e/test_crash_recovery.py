@@ -15,7 +15,7 @@ from .workload import EvaluatorPool, Ledger, check_study_outcome, create_study, 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"]
-BUDGET = 24
+BUDGET = 20
 EVALUATORS = 4
 RUN_TIMEOUT = 120.0
 # Parallel asks can overrun a budget without any crash; test_parallel.py checks the budget
@@ -28,9 +28,10 @@ def test_server_sigkill_loses_no_acknowledged_tell(cluster: Cluster, database_ur
     """PostgreSQL: API without a worker plus a worker process. SQLite: the embedded worker,
     which dies with the server, so its leased job must be picked up after the restart."""
     embedded = database_url.startswith("sqlite")
-    server = cluster.server(database_url, worker=embedded)
+    server = cluster.server(database_url, worker=embedded, wait=False)
     if not embedded:
-        cluster.worker(database_url)
+        cluster.worker(database_url, wait=False).wait_ready()
+    server.wait_ready()
     study_id = create_study(server.base_url, "server-sigkill", budget=BUDGET)
     ledger = Ledger()
     pool = EvaluatorPool(server.base_url, study_id, ledger, n=EVALUATORS)
@@ -95,8 +96,12 @@ def _kill_lease_holder(
 def test_worker_sigkill_job_is_redone(cluster: Cluster, database_url: str) -> None:
     """Two worker processes; the one computing a job is SIGKILLed; after the lease runs out
     the other one leases the same job again and finishes it."""
-    server = cluster.server(database_url, worker=False)
-    workers = {w.proc.pid: w for w in (cluster.worker(database_url), cluster.worker(database_url))}
+    server = cluster.server(database_url, worker=False, wait=False)
+    started = [cluster.worker(database_url, wait=False) for _ in range(2)]
+    server.wait_ready()
+    workers = {w.proc.pid: w for w in started}
+    for worker in started:
+        worker.wait_ready()
     study_id = create_study(server.base_url, "worker-sigkill", budget=BUDGET)
     ledger = Ledger()
     pool = EvaluatorPool(server.base_url, study_id, ledger, n=EVALUATORS)

@@ -71,10 +71,10 @@ class Loaded:
 def _load(ctx, caller, study_id: int, *, params: bool = False) -> Loaded:
     with ctx.db.read() as session:
         study = _study(session, caller, study_id)
-        stamp = q.change_stamps(session, [study.id])[study.id]
-        data = load_study_data(session, study)
+        stats = q.study_stats(session, [study.id])[study.id]
+        data = load_study_data(session, study, stats.completed)
         X = param_matrix(session, data) if params else None
-        return Loaded(study, data, stamp, X)
+        return Loaded(study, data, stats.stamp, X)
 
 
 def _stamped(content: dict, stamp: str) -> Response:
@@ -107,9 +107,8 @@ def list_studies(
         if state is not None:
             rows = [r for r in rows if r.state == state.value]
         ids = [r.id for r in rows]
-        counts = repo.trial_counts(session, study_ids=ids)
-        stamps = q.change_stamps(session, ids)
-        items = [_study_item(session, r, counts.get(r.id, {}), stamps[r.id]) for r in rows]
+        stats = q.study_stats(session, ids)
+        items = [_study_item(session, r, stats[r.id]) for r in rows]
     items.sort(key=_study_key(sort), reverse=order == "desc")
     if sort in ("best", "last_activity"):
         known = [i for i in items if i[sort] is not None]
@@ -117,10 +116,11 @@ def list_studies(
     return respond({"total": len(items), "items": items[:limit]})
 
 
-def _study_item(session: Session, row: StudyRow, counts: dict[str, int], stamp: str) -> dict:
+def _study_item(session: Session, row: StudyRow, stats: q.Stats) -> dict:
     objective = row.spec["objectives"][0]
+    counts, stamp = stats.counts, stats.stamp
     completed = counts.get("completed", 0)
-    best = _best.get((row.id, stamp), lambda: _best_of(session, row, completed))
+    best = _best.get((row.id, stamp), lambda: _best_of(session, row, stats))
     return {
         "id": row.id,
         "name": row.name,
@@ -139,10 +139,10 @@ def _study_item(session: Session, row: StudyRow, counts: dict[str, int], stamp: 
     }
 
 
-def _best_of(session: Session, row: StudyRow, completed: int) -> tuple[float | None, int | None]:
+def _best_of(session: Session, row: StudyRow, stats: q.Stats) -> tuple[float | None, int | None]:
     """Best value of the first objective and its trial: from the cached columns on big studies."""
-    if completed > BIG_STUDY:
-        data = load_study_data(session, row)
+    if stats.completed[0] > BIG_STUDY:
+        data = load_study_data(session, row, stats.completed)
         i = _best_index(data)
         return (None, None) if i is None else (float(data.objectives[i, 0]), int(data.ids[i]))
     found = repo.best_trials(session, study=row)
@@ -175,9 +175,9 @@ def study_summary(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Resp
     """One study: definition, counts, best trial, strategies used, a stamp that changes on news."""
     with ctx.db.read() as session:
         row = _study(session, caller, study_id)
-        counts = repo.trial_counts(session, study_ids=[row.id]).get(row.id, {})
-        stamp = q.change_stamps(session, [row.id])[row.id]
-        data = load_study_data(session, row)
+        stats = q.study_stats(session, [row.id])[row.id]
+        counts, stamp = stats.counts, stats.stamp
+        data = load_study_data(session, row, stats.completed)
         best = _best_trial(session, data)
         content = {
             "id": row.id,
@@ -313,7 +313,7 @@ def trials(
     """One page of the trials table: sorted, filtered and counted on the server."""
     with ctx.db.read() as session:
         study = _study(session, caller, study_id)
-        stamp = q.change_stamps(session, [study.id])[study.id]
+        stamp = q.study_stats(session, [study.id])[study.id].stamp
         where = q.TrialFilter(
             states=[s.value for s in state] if state else None,
             strategy=strategy,
@@ -359,7 +359,7 @@ def timeline(
     """The latest trials per evaluator: when each ran and how it ended."""
     with ctx.db.read() as session:
         _study(session, caller, study_id)
-        stamp = q.change_stamps(session, [study_id])[study_id]
+        stamp = q.study_stats(session, [study_id])[study_id].stamp
         rows = q.timeline_rows(session, study_id, limit)
     evaluators: dict[str, int] = {}
     keys = ("id", "evaluator", "state", "strategy", "start", "end")
@@ -396,7 +396,7 @@ def intermediates(
         if metric is not None and metric not in names:
             raise InvalidInput(f"unknown metric {metric!r}; this study has {names}", field="metric")
         name = metric or names[0]
-        stamp = q.change_stamps(session, [study_id])[study_id]
+        stamp = q.study_stats(session, [study_id])[study_id].stamp
         curves = []
         for tid, state, steps in q.intermediate_curves(session, study_id, max_trials):
             pts = [(s, v[name]) for s, v in steps if name in v]

@@ -41,7 +41,7 @@ _MAX_STUDIES = 16
 _FULL_LOAD_ABOVE = 2000
 _CHUNK = 500
 
-Stamp = tuple[int, int, int]
+Stamp = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class StudyData:
             created_at=created_at,
             definition=definition,
             params=plotted_params(definition),
-            stamp=(0, 0, 0),
+            stamp=(0, 0),
             ids=np.zeros(0, dtype=np.int64),
             objectives=np.zeros((0, len(definition.objectives))),
             constraints=np.zeros((0, len(definition.constraints))),
@@ -102,13 +102,14 @@ def plotted_params(definition: StudyDefinition) -> list[Param]:
 
 
 def completed_stamp(session: Session, study_id: int) -> Stamp:
-    """(count, max id, sum of ids) of the completed trials: changes whenever the set does."""
-    n, top, total = session.execute(
-        select(func.count(), func.max(TrialRow.id), func.sum(TrialRow.id)).where(
+    """(count, max id) of the completed trials: completed is final and ids only grow, so
+    this changes whenever the set does."""
+    n, top = session.execute(
+        select(func.count(), func.max(TrialRow.id)).where(
             TrialRow.study_id == study_id, TrialRow.state == "completed"
         )
     ).one()
-    return int(n or 0), int(top or 0), int(total or 0)
+    return int(n or 0), int(top or 0)
 
 
 _entries: OrderedDict[int, StudyData] = OrderedDict()
@@ -137,9 +138,12 @@ def _publish(entry: StudyData) -> None:
             _entries.popitem(last=False)
 
 
-def load_study_data(session: Session, study: StudyRow) -> StudyData:
-    """The study's completed-trial columns, read from the database only where they changed."""
-    stamp = completed_stamp(session, study.id)
+def load_study_data(session: Session, study: StudyRow, stamp: Stamp | None = None) -> StudyData:
+    """The study's completed-trial columns, read from the database only where they changed.
+
+    `stamp` is the study's completed stamp when the caller already has it.
+    """
+    stamp = stamp if stamp is not None else completed_stamp(session, study.id)
     found = _cached(study, stamp)
     if found is not None:
         return found
@@ -336,7 +340,7 @@ def _merge(entry: StudyData, batch: _Batch, *, keep_columns: bool) -> StudyData:
 
 
 def _stamp_of(ids: np.ndarray) -> Stamp:
-    return (int(ids.size), int(ids.max()) if ids.size else 0, int(ids.sum()) if ids.size else 0)
+    return int(ids.size), int(ids.max()) if ids.size else 0
 
 
 def _float(v) -> float:

@@ -24,12 +24,13 @@ from asktell.db.models import (
 )
 
 __all__ = [
+    "Stats",
     "TrialFilter",
-    "change_stamps",
     "intermediate_curves",
     "last_activity",
     "queue_status",
     "strategy_counts",
+    "study_stats",
     "timeline_rows",
     "trials_page",
 ]
@@ -46,11 +47,23 @@ TRIAL_COLUMNS = {
 WORKER_ALIVE_SECONDS = 60.0
 
 
-def change_stamps(session: Session, study_ids: list[int]) -> dict[int, str]:
-    """A short token per study that changes whenever a trial is added or changes state."""
-    out: dict[int, list] = defaultdict(list)
+@dataclass(frozen=True)
+class Stats:
+    """Trial counts of a study, a stamp that changes whenever a trial is added or changes
+    state, and the (count, max id) of its completed trials."""
+
+    counts: dict[str, int]
+    stamp: str
+    completed: tuple[int, int]
+
+
+def study_stats(session: Session, study_ids: list[int]) -> dict[int, Stats]:
+    """Counts and change stamps of several studies from one index-only aggregate."""
     if not study_ids:
         return {}
+    parts: dict[int, list] = defaultdict(list)
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    completed: dict[int, tuple[int, int]] = {}
     rows = session.execute(
         select(TrialRow.study_id, TrialRow.state, func.count(), func.max(TrialRow.id))
         .where(TrialRow.study_id.in_(study_ids))
@@ -58,9 +71,16 @@ def change_stamps(session: Session, study_ids: list[int]) -> dict[int, str]:
         .order_by(TrialRow.study_id, TrialRow.state)
     )
     for sid, state, n, top in rows:
-        out[sid].append(f"{state}:{n}:{top}")
+        counts[sid][state] = int(n)
+        parts[sid].append(f"{state}:{n}:{top}")
+        if state == "completed":
+            completed[sid] = (int(n), int(top))
     return {
-        sid: hashlib.blake2s(",".join(out.get(sid, [])).encode(), digest_size=6).hexdigest()
+        sid: Stats(
+            counts=dict(counts.get(sid, {})),
+            stamp=hashlib.blake2s(",".join(parts.get(sid, [])).encode(), digest_size=6).hexdigest(),
+            completed=completed.get(sid, (0, 0)),
+        )
         for sid in study_ids
     }
 
@@ -168,6 +188,14 @@ def trials_page(
 
 def timeline_rows(session: Session, study_id: int, limit: int) -> list[tuple]:
     """Latest trials: (id, evaluator, state, strategy, created, started, finished, heartbeat)."""
+    ids = list(
+        session.scalars(
+            select(TrialRow.id)
+            .where(TrialRow.study_id == study_id)
+            .order_by(TrialRow.id.desc())
+            .limit(limit)
+        )
+    )
     return list(
         session.execute(
             select(
@@ -180,9 +208,8 @@ def timeline_rows(session: Session, study_id: int, limit: int) -> list[tuple]:
                 TrialRow.finished_at,
                 TrialRow.heartbeat_at,
             )
-            .where(TrialRow.study_id == study_id)
+            .where(TrialRow.id.in_(ids))
             .order_by(TrialRow.id.desc())
-            .limit(limit)
         )
     )
 

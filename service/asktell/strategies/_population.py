@@ -2,10 +2,12 @@
 
 These strategies work in the unit cube of `SpaceEncoder` and keep, in their
 state, the points they handed out. A later call finds the results again by
-`SearchSpace.point_key`: a key among the completed trials is told, a key among
-the pending ones is still out, and any other key (failed, stopped, or never
-inserted) counts as failed. Every random draw is a function of the study seed
-and counters kept in the state, so any worker continues a study exactly.
+`SearchSpace.point_key`: a key among the completed trials is told, among the
+pending ones still out, among the failed ones failed. A key in none of them
+was never evaluated (a prefetched point that was dropped, or a trial that went
+stale or was stopped or deleted): it is lost, and the strategy hands it out
+again. Every random draw is a function of the study seed and counters kept in
+the state, so any worker continues a study exactly.
 
 `LocalStudy` drives a strategy in-process like the service does; tests and
 benchmarks use it.
@@ -44,7 +46,7 @@ __all__ = [
     "space_signature",
 ]
 
-TOLD, PENDING, FAILED = "told", "pending", "failed"
+TOLD, PENDING, FAILED, LOST = "told", "pending", "failed", "lost"
 FILL_STREAM = 9_999
 FILL_TRIES = 1000
 
@@ -140,7 +142,9 @@ class History:
             return TOLD
         if key in self.open:
             return PENDING
-        return FAILED
+        if key in self.failed:
+            return FAILED
+        return LOST
 
 
 class KeyGuard:
@@ -278,6 +282,11 @@ class LocalStudy:
         t = self.trials[trial_id]
         self.trials[trial_id] = TrialRecord(t.id, TrialState.failed, t.params)
 
+    def drop(self, trial_id: int) -> None:
+        """Take a trial out of the snapshots (as a dropped prefetched or a stale trial)."""
+        t = self.trials[trial_id]
+        self.trials[trial_id] = TrialRecord(t.id, TrialState.stale, t.params)
+
     def values(self, name: str = "value") -> list[float]:
         """Told values of `name` in trial order."""
         return [t.values[name] for t in self.trials if t.state == TrialState.completed]
@@ -317,12 +326,14 @@ def replay_study(
     seed: int = 0,
     restarts: Sequence[int] = (),
     fail: float = 0.0,
+    lose: float = 0.0,
     delay: float = 0.0,
 ) -> tuple[list[list[dict[str, ParamValue]]], dict[str, Any] | None]:
     """Run an asynchronous study and return every proposal's points and the last state.
 
     Each round asks `batch` points, then settles each running trial at random:
-    failed with probability `fail`, left running with probability `delay`,
+    failed with probability `fail`, dropped from the snapshots (like a stale
+    trial) with probability `lose`, left running with probability `delay`,
     told otherwise. Rounds in `restarts` start a fresh strategy object from
     the JSON of the stored state, as a new worker would; other rounds reuse
     the object and pass the state as returned.
@@ -345,6 +356,8 @@ def replay_study(
             u = rng.random()
             if u < fail:
                 study.fail(t.id)
-            elif u >= fail + delay:
+            elif u < fail + lose:
+                study.drop(t.id)
+            elif u >= fail + lose + delay:
                 study.tell(t.id, {"value": float(fn(t.params))})
     return trajectory, state

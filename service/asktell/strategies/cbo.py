@@ -13,7 +13,8 @@ particles that round to the same point share one evaluation.
 A generation is updated once `particles` of its particles are told or failed;
 asks beyond the swarm get extra particles drawn around the last consensus, and
 particles still out at the update are dropped. Failed particles are replaced
-by draws around the new consensus.
+by draws around the new consensus; particles never evaluated (lost) are handed
+out again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pydantic import Field
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
 from asktell.strategies._population import (
+    FAILED,
+    LOST,
     TOLD,
     History,
     KeyGuard,
@@ -121,7 +124,8 @@ class CBO(Strategy):
 
     def _ready(self, state: dict[str, Any], history: History) -> bool:
         settled = sum(
-            p["key"] is not None and history.status(p["key"]) != "pending" for p in state["swarm"]
+            p["key"] is not None and history.status(p["key"]) in (TOLD, FAILED)
+            for p in state["swarm"]
         )
         return settled >= state["size"]
 
@@ -189,10 +193,11 @@ class CBO(Strategy):
                 history = History({}, set(), history.open, history.max_id)
             if len(points) == n:
                 return points
-            particle = self._next_particle(state, encoder.d)
+            particle = self._next_particle(state, history, encoder.d)
             point = encoder.decode(np.asarray(particle["x"])[None])[0]
             key = particle["key"] = snapshot.space.point_key(point)
             if key in guard.taken:
+                history.open.add(key)
                 continue
             if key in history.told and shared < MAX_TRIES * n:
                 shared += 1
@@ -202,9 +207,10 @@ class CBO(Strategy):
             points.append(point)
         return points + fill_random(encoder, guard, state, n - len(points), self.name)
 
-    def _next_particle(self, state: dict[str, Any], d: int) -> dict[str, Any]:
+    def _next_particle(self, state: dict[str, Any], history: History, d: int) -> dict[str, Any]:
+        """A particle not handed out yet, or lost; else a new one."""
         for particle in state["swarm"]:
-            if particle["key"] is None:
+            if particle["key"] is None or history.status(particle["key"]) == LOST:
                 return particle
         particle = {"x": cube_list(self._spawn(state, d)), "key": None}
         state["swarm"].append(particle)

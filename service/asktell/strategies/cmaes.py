@@ -7,9 +7,10 @@ categorical parameter switches to `CatCMAwM`.
 One generation is `population_size` members. Each ask samples new members of
 the current generation (more than `population_size` if more evaluators ask);
 the generation is told once `population_size` members have results, taking
-the first ones in sampling order; members failed or lost are replaced by
-further samples. The member's random draws are seeded from (seed, restart,
-generation, member), so no RNG state is stored.
+the first ones in sampling order; failed members are replaced by further
+samples, and members never evaluated (lost) are handed out again. A member's
+random draws are seeded from (seed, restart, generation, member), so no RNG
+state is stored.
 
 The optimizer is stored without pickle: its attributes as JSON (arrays as
 dtype, shape and data), next to the `cmaes` version. With another version
@@ -31,7 +32,7 @@ from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
 from asktell.strategies._population import (
     FAILED,
-    PENDING,
+    LOST,
     TOLD,
     History,
     KeyGuard,
@@ -386,13 +387,26 @@ class _Run:
             if len(points) == self.n:
                 return points
             try:
-                point = self._sample()
+                point = self._reissue() or self._sample()
             except LookupError:
                 break
             if point is not None:
                 points.append(point)
         rest = fill_random(self.encoder, self.guard, self.state, self.n - len(points), "cma-es")
         return points + rest
+
+    def _reissue(self) -> dict | None:
+        """A lost member's point again, if there is one."""
+        for member in self.state["members"]:
+            if self.history.status(member["key"]) == LOST:
+                self.history.open.add(member["key"])
+                point = self._point(member["x"])
+                if self.guard.claim(point) is not None:
+                    return point
+        return None
+
+    def _point(self, x) -> dict:
+        return self.encoder.decode(self.encoder.round(np.asarray(x, dtype=float)[None]))[0]
 
     def _maybe_tell(self) -> None:
         state, history = self.state, self.history
@@ -412,7 +426,7 @@ class _Run:
             results = [history.told[m["key"]] for m in told]
             worst = max(results) if results else Outcome(0.0, 0.0)
             penalty = Outcome(worst.violation + 1.0, worst.value)
-            chosen = [m for m in state["members"] if history.status(m["key"]) != PENDING]
+            chosen = [m for m in state["members"] if history.status(m["key"]) in (TOLD, FAILED)]
             chosen = chosen[:popsize]
             outcomes = [history.told.get(m["key"], penalty) for m in chosen]
         else:
@@ -442,14 +456,15 @@ class _Run:
         for attempt in range(MAX_TRIES):
             self.opt.reseed_rng(seed_for(*path, attempt))
             x, payload = self.layout.ask(self.opt)
-            point = self.encoder.decode(self.encoder.round(x[None]))[0]
+            point = self._point(x)
             key = self.snapshot.space.point_key(point)
+            member = {"key": key, "x": cube_list(x), **payload}
             if key in self.history.told:
-                state["members"].append({"key": key, **payload})
+                state["members"].append(member)
                 return None
             if key not in self.guard.taken:
                 self.guard.taken.add(key)
                 self.history.open.add(key)
-                state["members"].append({"key": key, **payload})
+                state["members"].append(member)
                 return point
         raise LookupError("no new sample")

@@ -16,7 +16,8 @@ polling the iteration ends at the first told improvement; otherwise, and when
 nothing improves, once every point is told or failed. Success doubles the poll
 size, failure halves it; poll points lie on a mesh of size min(poll, poll^2),
 at least the grid step of integer dimensions. Asks beyond the wave get extra
-covering points. Below `min_poll_size` the search restarts at a random point.
+covering points; points never evaluated (lost) are handed out again. Below
+`min_poll_size` the search restarts at a random point.
 
 Told points of recent waves are cached in the state, so revisiting a mesh point
 costs no evaluation. Feasible points beat infeasible ones; among infeasible
@@ -34,6 +35,9 @@ from pydantic import Field
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
 from asktell.strategies._population import (
+    LOST,
+    PENDING,
+    TOLD,
     History,
     KeyGuard,
     Outcome,
@@ -218,15 +222,21 @@ class _Run:
     def _outcome(self, key: str) -> Outcome | None:
         return self.history.told.get(key) or self.cache.get(key)
 
+    def _status(self, p: dict[str, Any]) -> str:
+        """A wave point's status; unissued points count as lost."""
+        if not p["out"]:
+            return LOST
+        if self._outcome(p["key"]) is not None:
+            return TOLD
+        return self.history.status(p["key"])
+
     def _decide(self) -> bool:
         """Close the wave if it is decided; return whether it was."""
         state = self.state
         wave = state["wave"]
-        told = [(o, i) for i, p in enumerate(wave) if p["out"] and (o := self._outcome(p["key"]))]
-        open_ = any(
-            not p["out"] or (self._outcome(p["key"]) is None and p["key"] in self.history.open)
-            for p in wave
-        )
+        statuses = [self._status(p) for p in wave]
+        told = [(self._outcome(p["key"]), i) for i, p in enumerate(wave) if statuses[i] == TOLD]
+        open_ = any(status in (PENDING, LOST) for status in statuses)
         incumbent = None if state["f"] is None else Outcome(*state["f"])
         best = min(told, default=None)
         improved = best is not None and (incumbent is None or best[0] < incumbent)
@@ -339,9 +349,9 @@ class _Run:
     def _next_point(self) -> dict | None:
         """Hand out the next wave point (or an extra covering point) if it needs evaluating."""
         state = self.state
-        pending = [p for p in state["wave"] if not p["out"]]
-        if pending:
-            p = pending[0]
+        due = [p for p in state["wave"] if self._status(p) == LOST]
+        if due:
+            p = due[0]
         else:
             y = self._cover_point(state["k"], 1 + state["extras"])
             state["extras"] += 1

@@ -9,7 +9,8 @@ Directions are regenerated from (seed, step, index), so the state stays O(d).
 A step's pairs go out over as many asks as needed; asks beyond the step's
 `directions` pairs get further pairs of the same step. The step is taken once
 `directions` pairs are told, or once every pair handed out is told or failed
-and at least `directions` are; results for an older step are ignored.
+and at least `directions` are; results for an older step are ignored. A side
+that was never evaluated (lost) is handed out again.
 Near the walls a pair's centre moves inwards so both points stay in the cube.
 """
 
@@ -24,6 +25,7 @@ from pydantic import Field
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
 from asktell.strategies._population import (
+    LOST,
     PENDING,
     TOLD,
     History,
@@ -42,7 +44,6 @@ __all__ = ["SPSA", "ZOAdam", "ZOSGD", "direction"]
 
 STATE_VERSION = 1
 Schedule = Literal["constant", "inverse_sqrt", "exponential", "cosine"]
-MISSING = "!"  # a key no trial has: the side counts as failed
 
 
 def scheduled(base: float, kind: Schedule, t: int, steps: int, floor: float = 0.0) -> float:
@@ -193,6 +194,7 @@ class _ZerothOrder(Strategy):
 
     @staticmethod
     def _pair_status(pair: dict[str, Any], history: History) -> list[str]:
+        """The status of each side handed out so far (plus side first)."""
         return [history.status(k) for k in pair["keys"][: pair["out"]]]
 
     def _step_ready(self, state: dict[str, Any], history: History) -> bool:
@@ -200,7 +202,7 @@ class _ZerothOrder(Strategy):
         told = settled = unsettled = 0
         for pair in state["pairs"]:
             status = self._pair_status(pair, history)
-            if len(status) < 2 or PENDING in status:
+            if len(status) < 2 or PENDING in status or LOST in status:
                 unsettled += 1
                 continue
             settled += 1
@@ -240,41 +242,39 @@ class _ZerothOrder(Strategy):
         snapshot: StudySnapshot,
         n: int,
     ) -> list[dict]:
+        """Lost sides again, then the minus sides still due, then new pairs."""
         guard = KeyGuard(snapshot.space, history)
         points: list[dict] = []
         for pair in state["pairs"]:
-            if len(points) == n:
-                break
-            if pair["out"] == 1:
-                point = encoder.decode(np.asarray(pair["minus"])[None])[0]
-                if guard.claim(point) is None:
-                    pair["keys"][1] = MISSING
-                else:
+            due = [s for s, status in enumerate(self._pair_status(pair, history)) if status == LOST]
+            due += [1] if pair["out"] == 1 else []
+            for side in due:
+                if len(points) == n:
+                    return points
+                point = pair_points(state, pair, encoder)[side]
+                if guard.claim(point) is not None:
                     points.append(point)
-                pair["out"] = 2
-                del pair["minus"]
+                pair["out"] = max(pair["out"], side + 1)
         tries = 0
         while len(points) < n:
-            pair = self._new_pair(state, history, encoder, guard)
             tries += 1
+            if tries > 100 * n:
+                raise RuntimeError(f"{self.name}: could not find a new point")
+            pair = self._new_pair(state, history, encoder, guard)
             if pair is None:
-                if tries > 100 * n:
-                    raise RuntimeError(f"{self.name}: could not find a new point")
                 continue
             state["pairs"].append(pair)
-            points.append(pair.pop("plus_point"))
+            plus, minus = pair_points(state, pair, encoder)
+            points.append(plus)
             if len(points) < n:
-                points.append(pair.pop("minus_point"))
+                points.append(minus)
                 pair["out"] = 2
-                del pair["minus"]
-            else:
-                pair.pop("minus_point")
         return points
 
     def _new_pair(
         self, state: dict[str, Any], history: History, encoder: SpaceEncoder, guard: KeyGuard
     ) -> dict[str, Any] | None:
-        """The next pair of the step, or None if its points are taken.
+        """The next pair of the step (plus side out), or None if its points are taken.
 
         ±1 directions repeat in low dimension; a repeated one becomes a sphere direction.
         """
@@ -284,28 +284,24 @@ class _ZerothOrder(Strategy):
         kinds = [c.direction] + (["sphere"] if c.direction == "rademacher" else [])
         for kind in kinds:
             orthogonal = c.orthogonal and kind == c.direction != "rademacher"
-            u = direction(state["seed"], state["t"], j, encoder.d, kind, orthogonal)
-            delta = np.clip(state["mu_t"] * u, -0.5, 0.5)
-            reach = np.abs(delta)
-            center = np.clip(np.asarray(state["x"]), reach, 1.0 - reach)
-            plus, minus = center + delta, center - delta
-            plus_point, minus_point = encoder.decode(np.stack([plus, minus]))
-            keys = [encoder.space.point_key(plus_point), encoder.space.point_key(minus_point)]
+            pair = {"j": j, "kind": kind, "orthogonal": orthogonal, "out": 1}
+            keys = [encoder.space.point_key(p) for p in pair_points(state, pair, encoder)]
             seen = guard.taken, history.told, history.failed
             if any(k in group for k in keys for group in seen) or keys[0] == keys[1]:
                 continue
             guard.taken.update(keys)
-            return {
-                "j": j,
-                "kind": kind,
-                "orthogonal": orthogonal,
-                "keys": keys,
-                "out": 1,
-                "minus": cube_list(minus),
-                "plus_point": plus_point,
-                "minus_point": minus_point,
-            }
+            pair["keys"] = keys
+            return pair
         return None
+
+
+def pair_points(state: dict[str, Any], pair: dict[str, Any], encoder: SpaceEncoder) -> list[dict]:
+    """The plus and minus points of `pair`, moved inwards so both lie in the cube."""
+    u = direction(state["seed"], state["t"], pair["j"], encoder.d, pair["kind"], pair["orthogonal"])
+    delta = np.clip(state["mu_t"] * u, -0.5, 0.5)
+    reach = np.abs(delta)
+    center = np.clip(np.asarray(state["x"]), reach, 1.0 - reach)
+    return encoder.decode(np.stack([center + delta, center - delta]))
 
 
 @register_strategy("zo-sgd")

@@ -81,7 +81,7 @@ def test_a_new_worker_continues_exactly(params):
     def make():
         return CBO({"particles": 8})
 
-    kwargs = dict(rounds=40, batch=3, seed=4, fail=0.1, delay=0.3)
+    kwargs = dict(rounds=40, batch=3, seed=4, fail=0.1, lose=0.1, delay=0.3)
     straight, final = replay_study(make, params, fn, **kwargs)
     resumed, final_resumed = replay_study(make, params, fn, restarts=[1, 7, 8, 33], **kwargs)
     every, final_every = replay_study(make, params, fn, restarts=range(40), **kwargs)
@@ -103,3 +103,15 @@ def test_a_space_with_few_points_never_stalls():
     study = LocalStudy.over(params, seed=6)
     run_study(CBO(), study, lambda p: float(p["k"]), 60, batch=4)
     assert len(study.trials) == 60 and min(study.values()) == 0.0
+
+
+def test_a_lost_particle_is_handed_out_again():
+    study = LocalStudy.over(FLOATS, seed=7)
+    strategy = CBO({"particles": 4})
+    ids, proposal = study.ask(strategy, 4, None)
+    study.drop(ids[3])
+    for i in ids[:3]:
+        study.tell(i, {"value": sphere(study.trials[i].params)})
+    again, proposal = study.ask(strategy, 1, proposal.state)
+    assert study.trials[again[0]].params == study.trials[ids[3]].params
+    assert proposal.state["generation"] == 0

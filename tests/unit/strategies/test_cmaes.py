@@ -182,7 +182,7 @@ def test_suggest_leaves_the_given_state_alone():
 @pytest.mark.parametrize("params", [FLOATS, CATS], ids=["floats", "mixed"])
 def test_a_new_worker_continues_exactly(params):
     fn = sphere if params is FLOATS else mixed
-    kwargs = dict(rounds=40, batch=3, seed=8, fail=0.1, delay=0.3)
+    kwargs = dict(rounds=40, batch=3, seed=8, fail=0.1, lose=0.1, delay=0.3)
     straight, final = replay_study(CMAES, params, fn, **kwargs)
     resumed, final_resumed = replay_study(CMAES, params, fn, restarts=[3, 10, 11, 25], **kwargs)
     every, final_every = replay_study(CMAES, params, fn, restarts=range(40), **kwargs)
@@ -217,3 +217,15 @@ def test_a_state_for_another_space_is_dropped():
     assert state["generation"] == 2
     other = make_snapshot(FLOATS[:3], 5)
     assert CMAES().suggest(other, 2, state).state["generation"] == 0
+
+
+def test_a_lost_member_is_handed_out_again():
+    study = LocalStudy.over(FLOATS, seed=12)
+    strategy = CMAES({"population_size": 4})
+    ids, proposal = study.ask(strategy, 4, None)
+    study.drop(ids[2])
+    for i in (ids[0], ids[1], ids[3]):
+        study.tell(i, {"value": sphere(study.trials[i].params)})
+    again, proposal = study.ask(strategy, 2, proposal.state)
+    assert study.trials[again[0]].params == study.trials[ids[2]].params
+    assert proposal.state["generation"] == 0 and len(proposal.state["members"]) == 5

@@ -169,7 +169,7 @@ def test_a_new_worker_continues_exactly(opportunistic):
     def make():
         return DirectSearch({"opportunistic": opportunistic, "hint": [1.0, 0.0, 0.5]})
 
-    kwargs = dict(rounds=40, batch=3, seed=6, fail=0.1, delay=0.3)
+    kwargs = dict(rounds=40, batch=3, seed=6, fail=0.1, lose=0.1, delay=0.3)
     straight, final = replay_study(make, MIXED, bowl, **kwargs)
     resumed, final_resumed = replay_study(make, MIXED, bowl, restarts=[2, 15, 16, 30], **kwargs)
     every, final_every = replay_study(make, MIXED, bowl, restarts=range(40), **kwargs)
@@ -197,3 +197,17 @@ def test_a_space_with_few_points_never_stalls():
     study = LocalStudy.over(params, seed=8)
     run_study(DirectSearch(), study, lambda p: float(p["k"] + p["j"]), 60, batch=4)
     assert len(study.trials) == 60 and min(study.values()) == 0.0
+
+
+def test_a_lost_poll_point_is_handed_out_again():
+    study = LocalStudy.over(FLOATS, seed=9)
+    strategy = DirectSearch()
+    ids, proposal = study.ask(strategy, 1, None)
+    study.tell(ids[0], {"value": 0.0})
+    ids, proposal = study.ask(strategy, 3, proposal.state)
+    study.drop(ids[0])
+    for i in ids[1:]:
+        study.tell(i, {"value": 1.0})
+    again, proposal = study.ask(strategy, 1, proposal.state)
+    assert study.trials[again[0]].params == study.trials[ids[0]].params
+    assert proposal.state["k"] == 1

@@ -208,7 +208,7 @@ def test_a_new_worker_continues_exactly(name):
     def make():
         return get_strategy(name)({"directions": 2})
 
-    kwargs = dict(rounds=30, batch=3, seed=11, fail=0.1, delay=0.3)
+    kwargs = dict(rounds=30, batch=3, seed=11, fail=0.1, lose=0.1, delay=0.3)
     straight, final = replay_study(make, FLOATS, bowl, **kwargs)
     resumed, final_resumed = replay_study(make, FLOATS, bowl, restarts=[4, 9, 17, 18], **kwargs)
     every, final_every = replay_study(make, FLOATS, bowl, restarts=range(30), **kwargs)
@@ -227,3 +227,15 @@ def test_beats_random_search_on_a_quadratic(name):
     points = SpaceEncoder(study.space).decode(rng.random((budget, 3)))
     random_best = min(bowl(p) for p in points)
     assert ours < random_best / 2
+
+
+def test_a_lost_side_is_handed_out_again():
+    study = LocalStudy.over(FLOATS, seed=8)
+    strategy = ZOSGD({"directions": 2})
+    ids, state = _ask(study, strategy, 4, None)
+    study.drop(ids[1])  # e.g. a prefetched point that was never taken
+    for i in ids[2:]:
+        study.tell(i, {"value": bowl(study.trials[i].params)})
+    again, state = _ask(study, strategy, 1, state)
+    assert study.trials[again[0]].params == study.trials[ids[1]].params
+    assert state["t"] == 0

@@ -24,6 +24,7 @@ export function mount({ id, tab }) {
     table: { offset: 0, limit: 50, sort: "id", order: "desc", state: "", strategy: "", evaluator: "" },
     panels: {}, strategies: null, cleanup: [], tick: 0,
   };
+  S.ready = new Promise((resolve) => { S.resolveReady = resolve; });
   resetView();
   const poller = new Poller(tick, 1000);
   S.poller = poller;
@@ -103,7 +104,7 @@ function showTab(tab) {
   S.tab = tab;
   for (const a of $$("#study-tabs a")) a.classList.toggle("active", a.dataset.tab === tab);
   for (const p of $$("#page-study .tab")) p.hidden = p.dataset.pane !== tab;
-  if (S.summary) refreshTab(false);
+  refreshTab(false);
 }
 
 // --------------------------------------------------------------------------- live summary
@@ -123,14 +124,18 @@ async function tick() {
   }
   if (!S.alive) return true;
   const first = !S.summary;
-  const changed = summary.stamp !== S.stamp || summary.updated_at !== S.summary?.updated_at;
+  const edited = !first && summary.updated_at !== S.summary.updated_at;
   S.summary = summary;
   S.stamp = summary.stamp;
   S.tick += 1;
-  if (first) setupFromSummary();
+  if (first) {
+    setupFromSummary();
+    S.resolveReady();
+  }
   renderHead();
-  if (changed || first) refreshTab(false);
-  else if (S.tab === "evaluators" && S.tick % 2 === 0) refresh("queue");
+  if (edited) refresh("strategies");
+  refreshTab(false);
+  if (S.tab === "evaluators" && S.tick % 2 === 0) refresh("queue");
   return true;
 }
 
@@ -139,7 +144,6 @@ function setupFromSummary() {
   const objSel = document.querySelector("#history-card .objective-select");
   objSel.replaceChildren(...s.objectives.map((o) => html("option", { value: o.name }, `${o.name} (${o.direction})`)));
   objSel.hidden = s.objectives.length < 2;
-  S.objective = s.objectives[0].name;
   const params = s.plotted_params;
   fillSelect($("#contour-x"), params, params[0]);
   fillSelect($("#contour-y"), params, params[1] ?? params[0]);
@@ -202,6 +206,7 @@ const PANELS = {
     draw: (d) => responsive($("#edf"), () => charts.edf($("#edf"), [{ label: d.objective, x: d.x, y: d.y, color: "#3b6fd8" }], { log: $("#history-log").checked, label: d.objective })),
   },
   strategies: {
+    needs: true,
     load: async () => S.summary.strategies,
     draw: (d) => drawStrategies(d),
   },
@@ -217,6 +222,7 @@ const PANELS = {
     draw: (d) => charts.bars($("#importance"), d.items.map((it) => ({ label: it.name, value: it.importance ?? 0, text: `${((it.importance ?? 0) * 100).toFixed(1)}%` })), { max: Math.max(...d.items.map((i) => i.importance ?? 0), 1e-9) }),
   },
   contour: {
+    needs: true,
     load: () => {
       const x = $("#contour-x").value, y = $("#contour-y").value;
       if (!x || !y || x === y) return Promise.resolve(null);
@@ -237,6 +243,7 @@ const PANELS = {
     },
   },
   pareto: {
+    needs: true,
     load: () => (S.summary.objectives.length < 2 ? Promise.resolve(null) : api(`${S.base}/pareto`)),
     draw: (d) => {
       if (!d) return empty($("#pareto"), "Single-objective study: no Pareto front.");
@@ -266,23 +273,27 @@ const PANELS = {
 function refreshTab(force) {
   for (const name of TAB_PANELS[S.tab]) {
     const p = S.panels[name];
+    if (p && p.busy && !force) continue;
     if (force || !p || p.stamp !== S.stamp || p.objective !== S.objective) refresh(name);
   }
 }
 
+/** Fetch a panel's data and draw it; the payload's stamp says which state of the study it shows. */
 async function refresh(name) {
   const p = (S.panels[name] ||= { busy: false, again: false });
   if (p.busy) { p.again = true; return; }
   p.busy = true;
-  const stamp = S.stamp, objective = S.objective, mine = S;
+  const objective = S.objective, mine = S, panel = PANELS[name];
   try {
-    const data = await PANELS[name].load();
+    if (panel.needs) await mine.ready;
+    const data = await panel.load();
+    await mine.ready;
     if (!mine.alive) return;
-    Object.assign(p, { data, stamp, objective, error: null });
-    PANELS[name].draw(data);
+    Object.assign(p, { data, stamp: (data && data.stamp) || mine.stamp, objective, error: null });
+    panel.draw(data);
   } catch (e) {
     if (!mine.alive) return;
-    p.error = e;
+    Object.assign(p, { error: e, stamp: mine.stamp, objective });
     const target = name === "sample" ? $("#parallel") : name === "trials" ? $("#trials-table tbody") : $(`#${name}`);
     if (name === "trials") target.replaceChildren(html("tr", {}, html("td", { class: "error" }, `error: ${e.message}`)));
     else empty(target, `error: ${e.message}`);

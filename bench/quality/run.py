@@ -1,0 +1,213 @@
+"""Command line of the quality suite: `python -m bench.quality [--quick] ...`.
+
+Runs asktell strategies (in-process, or through a live server with
+`--via-http`) next to Optuna samplers and Ax on the same problems and seeds,
+then writes `quality.md`, `quality_runs.jsonl` and PNG plots to the output
+directory (default `bench/results/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.quality.optimizers import BASELINES, available_baselines, registered_strategies
+from bench.quality.problems import PROBLEMS, QUICK_PROBLEMS, select_problems
+from bench.quality.report import markdown, plot_traces, summarize
+from bench.quality.runners import Job, RunRecord, load_records, method_by_name, run_jobs
+
+__all__ = ["main", "parse_args"]
+
+DEFAULT_STRATEGIES = ("auto", "gp", "random", "sobol")
+QUICK_SEEDS, FULL_SEEDS = 3, 5
+QUICK_WORKERS = 2
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{len(QUICK_PROBLEMS)} 2-d problems ({', '.join(QUICK_PROBLEMS)}), "
+        f"{QUICK_SEEDS} seeds, {QUICK_WORKERS} workers unless --workers is given",
+    )
+    ap.add_argument(
+        "--strategies",
+        nargs="+",
+        help="asktell strategies (default: those of auto gp random sobol that are registered)",
+    )
+    ap.add_argument(
+        "--baselines",
+        nargs="*",
+        help=f"baselines (default: all usable of {' '.join(BASELINES)}); give none for none",
+    )
+    ap.add_argument("--seeds", type=int, help=f"seeds 0..N-1 (default {FULL_SEEDS}, quick 3)")
+    ap.add_argument(
+        "--problems", nargs="+", help="names, groups or shell patterns (e.g. 'bbob-*-d2' hpo)"
+    )
+    ap.add_argument("--via-http", action="store_true", help="asktell through `asktell serve`")
+    ap.add_argument("--workers", type=int, help="parallel processes (default 1)")
+    ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="output directory")
+    ap.add_argument(
+        "--resume", action="store_true", help="keep finished runs of quality_runs.jsonl"
+    )
+    ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    ap.add_argument("--list", action="store_true", help="list problems and methods, then exit")
+    return ap.parse_args(argv)
+
+
+def _strategies(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    registered = registered_strategies()
+    if args.strategies is None:
+        chosen = [s for s in DEFAULT_STRATEGIES if s in registered]
+        return chosen, [f"{s} (not registered)" for s in DEFAULT_STRATEGIES if s not in registered]
+    unknown = [s for s in args.strategies if s not in registered]
+    if unknown:
+        raise SystemExit(f"unknown strategies {unknown}; registered: {', '.join(registered)}")
+    return list(args.strategies), []
+
+
+def _baselines(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    usable = available_baselines()
+    wanted = list(BASELINES) if args.baselines is None else list(args.baselines)
+    unknown = [b for b in wanted if b not in BASELINES]
+    if unknown:
+        raise SystemExit(f"unknown baselines {unknown}; known: {', '.join(BASELINES)}")
+    chosen = [b for b in wanted if usable[b] is None]
+    skipped = [f"{b} ({usable[b]})" for b in wanted if usable[b] is not None]
+    return chosen, skipped
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for pkg in ("asktell", "botorch", "torch", "optuna", "ax-platform", "coco-experiment"):
+        with contextlib.suppress(PackageNotFoundError):
+            parts.append(f"{pkg} {version(pkg)}")
+    return ", ".join(parts)
+
+
+def _cpu() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs ({model})"
+
+
+def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) -> list[str]:
+    command = "python -m bench.quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    mode = "through the HTTP API (`asktell serve`, SQLite)" if args.via_http else "in-process"
+    lines = [
+        f"Command: `{command.strip()}`",
+        "",
+        f"- Date: {dt.datetime.now().isoformat(timespec='minutes')}; wall time "
+        f"{wall / 60:.1f} min with {workers} worker process(es), one torch thread each.",
+        f"- Machine: {_cpu()}; load average at start {load}.",
+        f"- Versions: {_versions()}.",
+        f"- asktell strategies ({mode}): {', '.join(strategies) or 'none'}; "
+        f"baselines: {', '.join(baselines) or 'none'}.",
+        f"- Seeds 0..{seeds - 1}; every method evaluates sequentially (q=1); BBOB seed k "
+        "uses instance k+1. Budgets: 20 evaluations for d=2, 50 for d=4-6, 100 for d=10.",
+        "- Loss: log10 simple regret (floored at 1e-8); constrained: best feasible value "
+        "(`none` = no feasible point, ranked last); multi-objective: hypervolume "
+        "(reference point (18, 6)); HPO: best 3-fold CV log loss.",
+    ]
+    if skipped:
+        lines.append(f"- Left out: {'; '.join(skipped)}.")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for p in PROBLEMS.values():
+            print(f"{p.name:18s} {p.group:16s} d={p.dim:<3d} budget={p.budget}")
+        print("strategies:", " ".join(registered_strategies()))
+        print("baselines:", " ".join(BASELINES))
+        return 0
+    strategies, skipped = _strategies(args)
+    baselines, skipped_b = _baselines(args)
+    skipped += skipped_b
+    names = args.problems or (list(QUICK_PROBLEMS) if args.quick else list(PROBLEMS))
+    try:
+        problems = [p.name for p in select_problems(names)]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    seeds = args.seeds or (QUICK_SEEDS if args.quick else FULL_SEEDS)
+    workers = args.workers or (QUICK_WORKERS if args.quick else 1)
+    methods = [f"asktell:{s}" for s in strategies] + baselines
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs_path = args.out / "quality_runs.jsonl"
+    done = {r.key(): r for r in load_records(runs_path)} if args.resume else {}
+    if not args.resume:
+        runs_path.write_text("")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        base_url = None
+        if args.via_http and strategies:
+            from bench.quality.server import asktell_server
+
+            base_url = stack.enter_context(asktell_server(args.out))
+        jobs = [
+            Job(p, m, s, base_url)
+            for p in problems
+            for m in methods
+            if method_by_name(m).supports(PROBLEMS[p])
+            for s in range(seeds)
+        ]
+        todo = [j for j in jobs if j.key() not in done]
+        records: list[RunRecord] = [done[j.key()] for j in jobs if j.key() in done]
+        print(f"{len(todo)} runs to do ({len(jobs) - len(todo)} reused), {workers} worker(s)")
+        with runs_path.open("a") as sink:
+            for i, record in enumerate(run_jobs(todo, workers), 1):
+                sink.write(record.to_json() + "\n")
+                sink.flush()
+                records.append(record)
+                _progress(i, len(todo), record)
+    wall = time.perf_counter() - start
+    summary = summarize(records, problems, methods)
+    header = [
+        "# asktell quality suite",
+        "",
+        *_header(args, strategies, baselines, skipped, seeds, workers, wall, load),
+    ]
+    text = markdown(summary, [f"asktell:{s}" for s in strategies], header)
+    if not args.no_plots:
+        plot_traces(records, problems, methods, args.out)
+        text += f"\nPlots: `{args.out}/quality_<problem>.png` and `quality_overview.png`.\n"
+    (args.out / "quality.md").write_text(text)
+    print(text)
+    return 0
+
+
+def _progress(i: int, n: int, r: RunRecord) -> None:
+    problem = PROBLEMS[r.problem]
+    final = r.final
+    shown = problem.metric.table(final) if final != float("inf") else float("inf")
+    status = "FAILED " + (r.error or "").strip().splitlines()[-1] if r.error else f"{shown:.4g}"
+    print(
+        f"[{i}/{n}] {r.problem} {r.method} seed {r.seed}: {status} "
+        f"({r.ask_seconds:.1f} s optimizer, {r.wall_seconds:.1f} s total)",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
