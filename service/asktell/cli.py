@@ -98,11 +98,12 @@ def run_worker(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:<i>")] = "auto",
     lease_seconds: Annotated[float, typer.Option(help="Job lease length")] = 30.0,
     poll_interval: Annotated[float, typer.Option(help="Seconds between queue polls")] = 0.5,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: all)")] = None,
 ) -> None:
     """Lease suggestion jobs from the database and compute them."""
     from asktell.core.errors import InvalidInput
     from asktell.db.notify import Hub
-    from asktell.worker.device import resolve_device
+    from asktell.worker.device import limit_threads, resolve_device
     from asktell.worker.loop import Worker
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -111,6 +112,7 @@ def run_worker(
     except InvalidInput as exc:
         console.print(f"[red]--device: {exc.message}[/]")
         raise typer.Exit(2) from None
+    limit_threads(threads)
     db = _database(database_url)
     hub = Hub()
     if not db.is_sqlite:

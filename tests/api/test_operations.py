@@ -192,3 +192,20 @@ def test_prefetch_respects_the_budget(http, make_study):
     assert len(http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 5}).json()["trials"]) == 1
     r = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
     assert r.status_code == 409 and r.json()["error"]["code"] == "budget_exhausted"
+
+
+def test_openapi_docs(http):
+    assert http.get("/docs").status_code == 200
+    spec = http.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in (
+        "/v1/studies",
+        "/v1/studies/{study_id}/trials:ask",
+        "/v1/trials/{trial_id}:tell",
+        "/v1/trials/{trial_id}:report",
+        "/v1/trials/{trial_id}:heartbeat",
+        "/v1/operations/{operation_id}",
+        "/v1/studies:import",
+    ):
+        assert path in paths, path
+    assert paths["/v1/studies/{study_id}/trials:ask"]["post"]["operationId"] == "trials-ask_trials"

@@ -67,7 +67,10 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
             )
         worker = None
         if run_worker:
+            from asktell.worker.device import limit_threads
             from asktell.worker.loop import Worker
+
+            limit_threads(1)
 
             worker = Worker(
                 db, hub, device="cpu", lease_seconds=settings.lease_seconds, poll_interval=0.5

@@ -197,10 +197,15 @@ def study_summary(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Resp
             "trials": sum(counts.values()),
             "stamp": stamp,
             "best": best,
-            "strategies": q.strategy_counts(session, row.id, stamp),
+            "strategies": q.strategy_counts(session, row.id, _completed_by_strategy(data)),
             "can_write": caller.can_write,
         }
     return respond(content)
+
+
+def _completed_by_strategy(data: StudyData) -> dict[str, int]:
+    counts = np.bincount(data.strategy, minlength=len(data.strategy_names))
+    return {name: int(n) for name, n in zip(data.strategy_names, counts, strict=True) if n}
 
 
 def _best_trial(session: Session, data: StudyData) -> dict | None:

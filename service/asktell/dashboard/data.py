@@ -275,7 +275,9 @@ def _read_metrics(session: Session, entry: StudyData) -> _Batch:
     )
     n, k = len(rows), len(d.objectives)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-    M = np.array([r[2:] for r in rows], dtype=float).reshape(n, len(names))
+    M = np.empty((n, len(names)))
+    for j in range(len(names)):
+        M[:, j] = np.array([r[j + 2] for r in rows], dtype=float)
     return _Batch(ids, M[:, :k], M[:, k:], [r[1] for r in rows], {})
 
 

@@ -45,6 +45,7 @@ TRIAL_COLUMNS = {
     "strategy": TrialRow.strategy,
 }
 WORKER_ALIVE_SECONDS = 60.0
+OTHER_STATES = ["pending", "running", "failed", "stopped", "stale"]
 
 
 @dataclass(frozen=True)
@@ -85,20 +86,30 @@ def study_stats(session: Session, study_ids: list[int]) -> dict[int, Stats]:
     }
 
 
+ACTIVITY_WINDOW = 200
 _activity = Memo()
-_strategies = Memo(256)
 
 
 def last_activity(session: Session, study: StudyRow, stamp: str) -> datetime:
-    """The latest of the study's update and its trials' creation and finish (memoised)."""
+    """The latest of the study's update and the creation, heartbeat and end of its newest
+    trials (memoised per stamp; trials are created in id order, so the newest ones are read)."""
 
     def compute() -> datetime | None:
-        created, finished = session.execute(
-            select(func.max(TrialRow.created_at), func.max(TrialRow.finished_at)).where(
-                TrialRow.study_id == study.id
-            )
+        newest = (
+            select(TrialRow.id)
+            .where(TrialRow.study_id == study.id)
+            .order_by(TrialRow.id.desc())
+            .limit(ACTIVITY_WINDOW)
+        )
+        ids = list(session.scalars(newest))
+        row = session.execute(
+            select(
+                func.max(TrialRow.created_at),
+                func.max(TrialRow.finished_at),
+                func.max(TrialRow.heartbeat_at),
+            ).where(TrialRow.id.in_(ids))
         ).one()
-        return _aware(max((t for t in (created, finished) if t is not None), default=None))
+        return _aware(max((t for t in row if t is not None), default=None))
 
     found = _activity.get((study.id, stamp), compute)
     return max(study.updated_at, found) if found else study.updated_at
@@ -110,16 +121,17 @@ def _aware(t: datetime | None) -> datetime | None:
     return t
 
 
-def strategy_counts(session: Session, study_id: int, stamp: str) -> dict[str, dict[str, int]]:
-    """Trials per strategy and state (memoised)."""
-    return _strategies.get((study_id, stamp), lambda: _strategy_counts(session, study_id))
-
-
-def _strategy_counts(session: Session, study_id: int) -> dict[str, dict[str, int]]:
+def strategy_counts(
+    session: Session, study_id: int, completed: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """Trials per strategy and state; `completed` (per strategy) comes from the cached columns,
+    the other states are read through the (study, state) index."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
+    for strategy, n in completed.items():
+        out[strategy]["completed"] = n
     rows = session.execute(
         select(TrialRow.strategy, TrialRow.state, func.count())
-        .where(TrialRow.study_id == study_id)
+        .where(TrialRow.study_id == study_id, TrialRow.state.in_(OTHER_STATES))
         .group_by(TrialRow.strategy, TrialRow.state)
     )
     for strategy, state, n in rows:

@@ -9,6 +9,14 @@ from asktell.core.errors import InvalidInput
 _PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
+def limit_threads(threads: int | None) -> None:
+    """Cap torch's intra-op threads (the embedded worker shares its CPU with the API)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def resolve_device(requested: str = "auto") -> str:
     """'auto' → 'cuda' when a GPU is visible, else 'cpu'; 'cuda[:i]' must exist."""
     if not _PATTERN.match(requested):

@@ -175,7 +175,7 @@ def test_a_new_worker_continues_exactly(opportunistic):
     every, final_every = replay_study(make, MIXED, bowl, restarts=range(40), **kwargs)
     assert straight == resumed == every
     assert json.dumps(final) == json.dumps(final_resumed) == json.dumps(final_every)
-    assert final["k"] > 5
+    assert final["k"] > 2
 
 
 def test_beats_random_search_on_a_quadratic():

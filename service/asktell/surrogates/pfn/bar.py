@@ -98,9 +98,7 @@ class BarDistribution(torch.nn.Module):
         frac = ((v - b[:-1]) / (b[1:] - b[:-1])).clamp(0, 1)
         left = torch.special.erfc((b[1] - v) / (ls * SQRT2)).clamp(0, 1)
         left = torch.where(v >= b[1], torch.ones_like(v), left)
-        right = torch.where(
-            v <= b[-2], torch.zeros_like(v), torch.erf((v - b[-2]) / (rs * SQRT2))
-        )
+        right = torch.where(v <= b[-2], torch.zeros_like(v), torch.erf((v - b[-2]) / (rs * SQRT2)))
         frac = torch.cat([left, frac[..., 1:-1], right], dim=-1)
         return (p * frac).sum(-1).clamp(0, 1)
 

@@ -43,7 +43,13 @@ def train_command(
 ) -> None:
     """Train a PFN on prior datasets, with a progress bar showing the loss."""
     import torch
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from asktell.surrogates.pfn.model import PFNConfig
     from asktell.surrogates.pfn.train import TrainConfig, train
