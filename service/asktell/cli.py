@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -63,6 +64,7 @@ def serve(
     worker: Annotated[bool, typer.Option(help="Run a strategy worker in the process")] = True,
     require_token: Annotated[bool, typer.Option(help="Refuse requests without a token")] = False,
     log_level: Annotated[str, typer.Option(help="Log level")] = "info",
+    workers: Annotated[int, typer.Option(help="API processes sharing the port")] = 1,
 ) -> None:
     """Start the API (and dashboard) with an in-process strategy worker."""
     import uvicorn
@@ -82,6 +84,25 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     console.print(f"asktell on http://{host}:{port}  (database {settings.database_url})")
+    if workers > 1:
+        # Each process builds its app from the environment (uvicorn's factory mode).
+        for name, value in settings.model_dump().items():
+            os.environ[f"ASKTELL_{name.upper()}"] = str(value)
+        if settings.is_sqlite:
+            from asktell.db.migrate import upgrade
+
+            upgrade(settings.database_url)
+        uvicorn.run(
+            "asktell.api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -104,6 +104,11 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app configured by ASKTELL_* variables (for `uvicorn --factory` and several workers)."""
+    return create_app(Settings())
+
+
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
 

@@ -61,14 +61,14 @@ class PFNStrategyConfig(StrategyConfig):
     checkpoint: str | None = Field(
         default=None, description="Checkpoint directory (default: the shipped CPU-trained one)."
     )
-    n_candidates: int = Field(default=1024, ge=16, le=65536, description="Sobol candidates.")
+    n_candidates: int = Field(default=768, ge=16, le=65536, description="Sobol candidates.")
     n_local: int = Field(
         default=256, ge=0, le=65536, description="Candidates around the best observed points."
     )
     refine_rounds: int = Field(default=2, ge=0, le=20, description="Local refinement rounds.")
     refine_top: int = Field(default=8, ge=1, le=256, description="Candidates refined per round.")
     refine_samples: int = Field(
-        default=32, ge=1, le=1024, description="Perturbations per refined candidate and round."
+        default=16, ge=1, le=1024, description="Perturbations per refined candidate and round."
     )
     max_context: int | None = Field(
         default=None,

@@ -151,6 +151,8 @@ function setupFromSummary() {
   fillSelect($("#pareto-x"), objs, objs[0]);
   fillSelect($("#pareto-y"), objs, objs[1] ?? objs[0]);
   for (const id of ["pareto-x", "pareto-y"]) $(`#${id}`).hidden = objs.length < 2;
+  $("#pareto-card").hidden = objs.length < 2;
+  $("#intermediates-card").classList.toggle("wide", objs.length < 2);
   loadStrategies();
   showActions();
 }

@@ -119,19 +119,14 @@ class BarDistribution(torch.nn.Module):
         right = b[-2] + rs * SQRT2 * torch.special.erfinv(r)
         return torch.where(idx == 0, left, torch.where(idx == self.num_buckets - 1, right, inner))
 
-    def log_ei(self, logits: Tensor, best: Tensor | float) -> Tensor:
-        """`log E[max(Y - best, 0)]` (`...`), exact for the piecewise density."""
-        logp = torch.log_softmax(logits, dim=-1)
-        b = self.borders.to(logp)
+    def _log_bucket_ei(self, f: Tensor) -> Tensor:
+        """`log E[max(Y - f, 0) | bucket k]` (`... x K`) for thresholds `f` (`... x 1`)."""
+        b = self.borders.to(f)
         _, _, ls, rs = self._parts()
-        f = torch.as_tensor(best, dtype=logp.dtype, device=logp.device)
-        f = f.expand(logp.shape[:-1]).unsqueeze(-1)
         lo, hi = b[1:-2], b[2:-1]  # inner buckets
         below = (lo + hi) / 2 - f
         inside = (hi - f).clamp_min(0) ** 2 / (2 * (hi - lo))
         ei_inner = torch.where(f <= lo, below, inside)
-        log_inner = torch.log(ei_inner.clamp_min(1e-300))
-        log_inner = torch.where(ei_inner > 0, log_inner, torch.full_like(log_inner, -torch.inf))
         # right tail: Y = b[-2] + Z, Z half-normal(rs): E[(Z - c)+] = 2 rs h(-c / rs) for c > 0
         c = f - b[-2]
         log_right = torch.where(
@@ -139,15 +134,32 @@ class BarDistribution(torch.nn.Module):
             LOG2 + torch.log(rs) + _log_ei_helper(-c.clamp_min(1e-12) / rs),
             torch.log((rs * math.sqrt(2 / math.pi) - c).clamp_min(1e-300)),
         )
-        # left tail: Y = b[1] - Z: E[(c - Z)+] = c - ls*sqrt(2/pi) + 2 s h(-c / s), c = b[1] - f
+        # left tail: Y = b[1] - Z: E[(c - Z)+] = c - ls*sqrt(2/pi) + 2 ls h(-c / ls), c = b[1] - f
         cl = b[1] - f
         ei_left = cl - ls * math.sqrt(2 / math.pi) + 2 * ls * torch.exp(_log_ei_helper(-cl / ls))
         ei_left = torch.where(cl > 0, ei_left.clamp_min(0), torch.zeros_like(ei_left))
-        log_left = torch.where(
-            ei_left > 0, torch.log(ei_left.clamp_min(1e-300)), torch.full_like(ei_left, -torch.inf)
-        )
-        terms = torch.cat(
-            [logp[..., :1] + log_left, logp[..., 1:-1] + log_inner, logp[..., -1:] + log_right],
-            dim=-1,
-        )
-        return torch.logsumexp(terms, dim=-1)
+        ei = torch.cat([ei_left, ei_inner], dim=-1)
+        log_ei = torch.where(ei > 0, torch.log(ei.clamp_min(1e-300)), torch.full_like(ei, -torch.inf))
+        return torch.cat([log_ei, log_right], dim=-1)
+
+    def log_ei(self, logits: Tensor, best: Tensor | float) -> Tensor:
+        """`log E[max(Y - best, 0)]` (`...`), exact for the piecewise density.
+
+        `best` is a scalar or broadcastable to `logits.shape[:-1]`.
+        """
+        f = torch.as_tensor(best, dtype=torch.double, device=logits.device)
+        if f.numel() == 1:  # one threshold: a matrix-vector product, log-space where tiny
+            log_bucket = self._log_bucket_ei(f.reshape(1))
+            shift = log_bucket.max()
+            weights = torch.exp(log_bucket - shift).to(logits.dtype)
+            ei = torch.softmax(logits, dim=-1) @ weights
+            out = torch.log(ei.clamp_min(1e-300)).double() + shift
+            tiny = ei < 1e-20
+            if bool(tiny.any()):
+                logp = torch.log_softmax(logits[tiny], dim=-1).double()
+                out[tiny] = torch.logsumexp(logp + log_bucket, dim=-1)
+            return out.to(logits.dtype)
+        logp = torch.log_softmax(logits, dim=-1)
+        f = f.expand(logp.shape[:-1])
+        log_bucket = self._log_bucket_ei(f.reshape(*f.shape, 1)).to(logp.dtype)
+        return torch.logsumexp(logp + log_bucket, dim=-1)
