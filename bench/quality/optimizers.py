@@ -40,11 +40,11 @@ class Optimizer(Protocol):
 
 @dataclass(frozen=True)
 class Method:
-    """A named optimizer factory: `make(problem, seed, base_url)`."""
+    """A named optimizer factory: `make(problem, seed, budget, base_url)`."""
 
     name: str
     family: str
-    make: Callable[[Problem, int, str | None], Optimizer]
+    make: Callable[[Problem, int, int, str | None], Optimizer]
     supports: Callable[[Problem], bool] = lambda problem: True
     model_based: bool = False
 
@@ -71,7 +71,7 @@ class AsktellInProcess:
     database column it lives in on the server.
     """
 
-    def __init__(self, strategy: str, problem: Problem, seed: int):
+    def __init__(self, strategy: str, problem: Problem, seed: int, budget: int):
         from pydantic import TypeAdapter
 
         from asktell.core.snapshots import StudySnapshot
@@ -86,7 +86,7 @@ class AsktellInProcess:
             space=self.space,
             objectives=[ObjectiveSpec(**o) for o in problem.objectives],
             constraints=[ConstraintSpec(**c) for c in problem.constraints],
-            settings=StudySettings(seed=seed, budget=problem.budget),
+            settings=StudySettings(seed=seed, budget=budget),
         )
         self.strategy = get_strategy(strategy)()
         self.name = strategy
@@ -128,7 +128,7 @@ class AsktellInProcess:
 class AsktellHttp:
     """Runs a study on a live asktell server through the client SDK."""
 
-    def __init__(self, strategy: str, problem: Problem, seed: int, base_url: str):
+    def __init__(self, strategy: str, problem: Problem, seed: int, budget: int, base_url: str):
         from asktell_client import Client
 
         self.client = Client(base_url=base_url, timeout=300.0)
@@ -138,7 +138,7 @@ class AsktellHttp:
             objectives=list(problem.objectives),
             constraints=list(problem.constraints),
             strategy={"name": strategy},
-            settings={"seed": seed, "budget": problem.budget, "ask_timeout": 60.0},
+            settings={"seed": seed, "budget": budget, "ask_timeout": 60.0},
         )
         self.trial: Any = None
 
@@ -163,10 +163,10 @@ def registered_strategies() -> list[str]:
 def asktell_method(strategy: str) -> Method:
     """The method `asktell:<strategy>`, in-process or (given a base URL) over HTTP."""
 
-    def make(problem: Problem, seed: int, base_url: str | None) -> Optimizer:
+    def make(problem: Problem, seed: int, budget: int, base_url: str | None) -> Optimizer:
         if base_url:
-            return AsktellHttp(strategy, problem, seed, base_url)
-        return AsktellInProcess(strategy, problem, seed)
+            return AsktellHttp(strategy, problem, seed, budget, base_url)
+        return AsktellInProcess(strategy, problem, seed, budget)
 
     return Method(
         f"asktell:{strategy}",
@@ -249,7 +249,7 @@ class OptunaOptimizer:
 
 
 def optuna_method(kind: str) -> Method:
-    def make(problem: Problem, seed: int, base_url: str | None) -> Optimizer:
+    def make(problem: Problem, seed: int, budget: int, base_url: str | None) -> Optimizer:
         return OptunaOptimizer(kind, problem, seed)
 
     supports = (lambda p: not p.multi_objective) if kind == "cmaes" else (lambda p: True)
@@ -315,7 +315,7 @@ class AxOptimizer:
         pass
 
 
-def _ax_make(problem: Problem, seed: int, base_url: str | None) -> Optimizer:
+def _ax_make(problem: Problem, seed: int, budget: int, base_url: str | None) -> Optimizer:
     return AxOptimizer(problem, seed)
 
 

@@ -63,6 +63,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--resume", action="store_true", help="keep finished runs of quality_runs.jsonl"
     )
+    ap.add_argument(
+        "--budget", type=int, help="evaluations per run for every problem (smoke tests only)"
+    )
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     ap.add_argument("--list", action="store_true", help="list problems and methods, then exit")
     return ap.parse_args(argv)
@@ -166,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             base_url = stack.enter_context(asktell_server(args.out))
         jobs = [
-            Job(p, m, s, base_url)
+            Job(p, m, s, base_url, args.budget)
             for p in problems
             for m in methods
             if method_by_name(m).supports(PROBLEMS[p])

@@ -30,18 +30,22 @@ class Job:
     method: str
     seed: int
     base_url: str | None = None
+    budget_override: int | None = None
+
+    @property
+    def budget(self) -> int:
+        return self.budget_override or PROBLEMS[self.problem].budget
 
     @property
     def mode(self) -> str:
         return "http" if self.base_url and self.method.startswith("asktell:") else "in-process"
 
     def key(self) -> tuple[str, str, int, int, str]:
-        return (self.problem, self.method, self.seed, PROBLEMS[self.problem].budget, self.mode)
+        return (self.problem, self.method, self.seed, self.budget, self.mode)
 
     def cost(self) -> float:
         """A rough relative cost, to start the slow jobs first."""
-        budget = PROBLEMS[self.problem].budget
-        return budget * (budget if method_by_name(self.method).model_based else 1)
+        return self.budget * (self.budget if method_by_name(self.method).model_based else 1)
 
 
 @dataclass
@@ -95,13 +99,13 @@ def method_by_name(name: str) -> Method:
 def run_job(job: Job) -> RunRecord:
     """Run one job: ask, evaluate and tell `budget` times, q = 1."""
     problem = PROBLEMS[job.problem]
-    record = RunRecord(job.problem, job.method, job.seed, problem.budget, job.mode)
+    record = RunRecord(job.problem, job.method, job.seed, job.budget, job.mode)
     start = time.perf_counter()
     try:
         instance = problem.instance(job.seed)
-        optimizer = method_by_name(job.method).make(problem, job.seed, job.base_url)
+        optimizer = method_by_name(job.method).make(problem, job.seed, job.budget, job.base_url)
         try:
-            for _ in range(problem.budget):
+            for _ in range(job.budget):
                 t0 = time.perf_counter()
                 params = optimizer.ask()
                 t1 = time.perf_counter()

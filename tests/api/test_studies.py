@@ -95,6 +95,8 @@ def test_invalid_space_is_422_naming_the_field(http, space, field):
         ({"strategy": {"name": "no-such"}}, "strategy.name"),
         ({"strategy": {"name": "random", "options": {"nope": 1}}}, "strategy.options.nope"),
         ({"settings": {"heartbeat_timeout": -1}}, "settings.heartbeat_timeout"),
+        ({"settings": {"fallback_strategy": "gp"}}, "settings.fallback_strategy"),
+        ({"settings": {"fallback_strategy": "nope"}}, "settings.fallback_strategy"),
         ({"name": ""}, "name"),
         ({"name": "x" * 300}, "name"),
         ({"name": 12}, "name"),

@@ -17,7 +17,8 @@ import pytest
 
 from asktell_client import Client
 
-from .procs import READY_TIMEOUT, Server, asktell_command, free_port
+from .conftest import CLUSTER_KEY
+from .procs import READY_TIMEOUT, Cluster, Server, asktell_command, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -54,6 +55,26 @@ def browser() -> Iterator:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[tuple[Cluster, Server]]:
+    """One open-mode server (with its worker) on SQLite for the tests that need no tokens."""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    cluster = Cluster(tmp / "logs")
+    url = f"sqlite:///{tmp / 'asktell.db'}"
+    try:
+        cluster.cli("db", "upgrade", "--database-url", url)
+        yield cluster, start_server(cluster, url)
+    finally:
+        cluster.shutdown()
+
+
+@pytest.fixture
+def server(request, shared) -> Server:
+    """The shared server; its logs are attached to a failing test's report."""
+    request.node.stash[CLUSTER_KEY] = shared[0]
+    return shared[1]
 
 
 class Page:
@@ -140,8 +161,7 @@ def wait_text(page, selector: str, predicate: str, timeout: float = 15_000) -> N
     )
 
 
-def test_study_page_plots_table_and_live_updates(browser, cluster, database_url):
-    server = start_server(cluster, database_url)
+def test_study_page_plots_table_and_live_updates(browser, server):
     client = Client(base_url=server.base_url)
     study = client.studies.create("demo", space=SPACE, strategy="random")
     feed(study, 40, "gpu-a", reports=True, fail_every=9)
@@ -163,8 +183,10 @@ def test_study_page_plots_table_and_live_updates(browser, cluster, database_url)
     )
     page.fill("#studies-search", "")
     page.click("#studies th[data-sort=completed]")
+    page.click("#studies th[data-sort=completed]")
     page.wait_for_function(
-        f"document.querySelector('#studies tbody tr[data-study]').dataset.study === '{other.id}'"
+        "document.querySelector('#studies th.sorted')?.dataset.order === 'desc' && "
+        f"document.querySelector('#studies tbody tr[data-study]').dataset.study === '{study.id}'"
     )
     ui.shot("studies")
 
@@ -240,8 +262,7 @@ def test_study_page_plots_table_and_live_updates(browser, cluster, database_url)
     ui.close()
 
 
-def test_pareto_and_compare(browser, cluster, database_url):
-    server = start_server(cluster, database_url)
+def test_pareto_and_compare(browser, server):
     client = Client(base_url=server.base_url)
     multi = client.studies.create(
         "two-objectives",
@@ -273,8 +294,7 @@ def test_pareto_and_compare(browser, cluster, database_url):
     ui.close()
 
 
-def test_actions_in_open_mode(browser, cluster, database_url):
-    server = start_server(cluster, database_url)
+def test_actions_in_open_mode(browser, server):
     client = Client(base_url=server.base_url)
     study = client.studies.create("actions", space=SPACE, strategy="random")
     feed(study, 5, "w")

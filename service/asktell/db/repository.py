@@ -102,13 +102,6 @@ def resolve_token(session: Session, *, token: str) -> TokenRow | None:
     return row
 
 
-def any_token_exists(session: Session) -> bool:
-    return (
-        session.scalar(select(TokenRow.id).where(TokenRow.revoked_at.is_(None)).limit(1))
-        is not None
-    )
-
-
 # --------------------------------------------------------------------------- studies
 
 
@@ -118,12 +111,20 @@ def definition_of(row: StudyRow) -> StudyDefinition:
     )
 
 
+def validate_fallback(name: str) -> None:
+    """The fallback answers inside a request, so it must be an inline strategy."""
+    field = "settings.fallback_strategy"
+    strategy = validate_strategy(name, {}, field=field, name_field=field)
+    if not strategy.inline:
+        raise InvalidInput(f"{name!r} is not an inline strategy (try sobol or random)", field=field)
+
+
 def validate_study_create(spec: StudyCreate) -> StudyDefinition:
     """Checks beyond field types: names, conditions, strategy and its options."""
     definition = definition_from_create(spec)
     check_metric_names(spec)
     validate_strategy(spec.strategy.name, spec.strategy.options)
-    validate_strategy(spec.settings.fallback_strategy, {}, field="settings.fallback_strategy")
+    validate_fallback(spec.settings.fallback_strategy)
     return definition
 
 
@@ -179,7 +180,7 @@ def update_study(session: Session, *, row: StudyRow, patch: StudyUpdate) -> Stud
         validate_strategy(patch.strategy.name, patch.strategy.options)
         row.strategy = patch.strategy.model_dump(mode="json")
     if patch.settings is not None:
-        validate_strategy(patch.settings.fallback_strategy, {}, field="settings.fallback_strategy")
+        validate_fallback(patch.settings.fallback_strategy)
         row.settings = patch.settings.model_dump(mode="json")
     if patch.state is not None:
         row.state = patch.state.value
@@ -516,10 +517,6 @@ def set_strategy_state(
         .values(state=state, version=expected_version + 1, updated_at=utcnow())
     )
     return result.rowcount == 1
-
-
-def clear_study_trials(session: Session, *, study_id: int) -> None:
-    session.execute(delete(TrialRow).where(TrialRow.study_id == study_id))
 
 
 def parse_cursor(cursor: str | None) -> int | None:

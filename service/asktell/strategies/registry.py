@@ -60,20 +60,20 @@ def available_strategies() -> dict[str, type[Strategy]]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def get_strategy(name: str) -> type[Strategy]:
+def get_strategy(name: str, field: str = "strategy.name") -> type[Strategy]:
     _load()
     try:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise InvalidInput(
-            f"unknown strategy {name!r}; known: {known}", field="strategy.name"
-        ) from None
+        raise InvalidInput(f"unknown strategy {name!r}; known: {known}", field=field) from None
 
 
-def validate_strategy(name: str, options: dict[str, Any], field: str = "strategy") -> Strategy:
+def validate_strategy(
+    name: str, options: dict[str, Any], field: str = "strategy", name_field: str | None = None
+) -> Strategy:
     """Build a strategy, turning bad options into an error that names the option."""
-    cls = get_strategy(name)
+    cls = get_strategy(name, field=name_field or f"{field}.name")
     try:
         return cls(options)
     except ValidationError as exc:

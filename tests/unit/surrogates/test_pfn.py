@@ -40,7 +40,7 @@ def heldout_nll(model: PFN, seed: int = 123, batches: int = 8) -> float:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("pfn")
-    tcfg = TrainConfig(steps=200, batch_size=16, lr=3e-3, checkpoint_every=100)
+    tcfg = TrainConfig(steps=150, batch_size=16, lr=3e-3, checkpoint_every=100, border_batches=10)
     model, meta = train(TINY, tcfg, out)
     return model, meta, out
 
@@ -105,7 +105,7 @@ def test_model_shapes_and_attention_mask():
 def test_training_lowers_the_loss_and_beats_an_untrained_model(trained):
     model, meta, _ = trained
     losses = [loss for _, loss in meta["losses"]]
-    assert meta["step"] == 200 and meta["datasets_seen"] == 200 * 16
+    assert meta["step"] == 150 and meta["datasets_seen"] == 150 * 16
     assert losses[-1] < losses[0]
     torch.manual_seed(0)
     untrained = PFN(TINY, model.bar.borders).eval()
@@ -125,7 +125,7 @@ def test_checkpoint_round_trip_is_safetensors(trained, tmp_path):
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path):
-    train(TINY, TrainConfig(steps=10, batch_size=4, checkpoint_every=5), tmp_path)
+    train(TINY, TrainConfig(steps=10, batch_size=4, checkpoint_every=5, border_batches=2), tmp_path)
     _, meta = train(TINY, TrainConfig(steps=15, batch_size=4), tmp_path, resume=True)
     assert meta["step"] == 15 and meta["datasets_seen"] == 60
     assert (tmp_path / "optimizer.safetensors").exists()
@@ -151,7 +151,7 @@ def test_cli_train_writes_a_checkpoint(tmp_path):
     out = tmp_path / "ckpt"
     args = ["train", "--out", str(out), "--steps", "3", "--batch-size", "4", "--emsize", "16",
             "--nlayers", "1", "--nhid", "32", "--num-buckets", "32", "--max-dim", "3",
-            "--max-ctx", "10", "--seq-len", "16", "--nhead", "2"]
+            "--max-ctx", "10", "--seq-len", "16", "--nhead", "2", "--border-batches", "2"]
     result = CliRunner().invoke(pfn_app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "config.json").read_text())

@@ -31,9 +31,13 @@ def make_borders(targets: Tensor, num_buckets: int, clip: float = 10.0) -> Tenso
     q = torch.quantile(t, torch.linspace(0, 1, num_buckets + 1, dtype=t.dtype))
     q[0], q[-1] = min(q[0].item(), -clip), max(q[-1].item(), clip)
     min_width = 2 * clip / num_buckets * 1e-3
-    for i in range(1, len(q)):
-        q[i] = max(q[i].item(), q[i - 1].item() + min_width)
-    return q.float()
+    v = q.tolist()
+    for i in range(1, len(v)):  # collapsed quantiles (clipped mass) get tiny distinct buckets
+        v[i] = max(v[i], v[i - 1] + min_width)
+    v[-1] = clip
+    for i in range(len(v) - 2, -1, -1):
+        v[i] = min(v[i], v[i + 1] - min_width)
+    return torch.tensor(v, dtype=torch.float32)
 
 
 class BarDistribution(torch.nn.Module):

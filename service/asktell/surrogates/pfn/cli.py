@@ -40,6 +40,9 @@ def train_command(
     threads: Annotated[int, typer.Option(help="CPU threads (0: torch's default).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 100,
+    border_batches: Annotated[
+        int, typer.Option(help="Prior batches (of 64) sampled for the bucket borders.")
+    ] = 100,
 ) -> None:
     """Train a PFN on prior datasets, with a progress bar showing the loss."""
     import torch
@@ -69,7 +72,12 @@ def train_command(
         num_buckets=num_buckets,
     )
     tcfg = TrainConfig(
-        steps=steps, batch_size=batch_size, lr=lr, seed=seed, checkpoint_every=checkpoint_every
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        checkpoint_every=checkpoint_every,
+        border_batches=border_batches,
     )
     columns = (
         TextColumn("[bold]pfn train"),

@@ -41,6 +41,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     checkpoint_every: int = 100
+    border_batches: int = 100
 
 
 def prior_batch(
@@ -131,7 +132,7 @@ def train(
         meta.update({k: doc[k] for k in meta if k in doc})
         gen.manual_seed(tcfg.seed + 7919 * int(meta["step"]))
     else:
-        model = PFN(cfg, compute_borders(cfg, gen)).to(device)
+        model = PFN(cfg, compute_borders(cfg, gen, tcfg.border_batches)).to(device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     if resume and (out / OPTIMIZER).exists():
@@ -159,9 +160,10 @@ def train(
         opt.step()
         meta["step"] = step + 1
         meta["datasets_seen"] = int(meta["datasets_seen"]) + tcfg.batch_size
-        window.append(float(loss.detach()))
+        value = float(loss.detach())
+        window.append(value)
         if callback is not None:
-            callback(step + 1, float(loss))
+            callback(step + 1, value)
         if len(window) == 50 or meta["step"] == tcfg.steps:
             meta["losses"].append([meta["step"], round(sum(window) / len(window), 4)])
             window = []
