@@ -5,6 +5,7 @@ Every adapter proposes one point at a time (q=1) and is told its metric values.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import uuid
@@ -336,10 +337,7 @@ def available_baselines() -> dict[str, str | None]:
     """Baseline name -> None when usable, else why not (a missing package)."""
     out: dict[str, str | None] = {}
     for name in BASELINES:
-        module = "ax" if name == "ax" else "optuna"
-        try:
-            __import__(module)
-            out[name] = None
-        except ImportError as exc:
-            out[name] = f"{module} not importable: {exc}"
+        package, module = ("ax-platform", "ax") if name == "ax" else ("optuna", "optuna")
+        found = importlib.util.find_spec(module) is not None
+        out[name] = None if found else f"package {package} is not installed"
     return out

@@ -387,12 +387,7 @@ def _all_problems() -> list[Problem]:
 
 
 PROBLEMS: dict[str, Problem] = {p.name: p for p in _all_problems()}
-QUICK_PROBLEMS: tuple[str, ...] = (
-    "bbob-f15-d2",
-    "bbob-f7-d2",
-    "branin",
-    "branin-currin",
-)
+QUICK_PROBLEMS: tuple[str, ...] = ("bbob-f15-d2", "bbob-f22-d2", "branin", "branin-currin")
 
 
 def select_problems(patterns: Sequence[str]) -> list[Problem]:

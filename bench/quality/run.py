@@ -115,6 +115,11 @@ def _cpu() -> str:
 
 def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) -> list[str]:
     command = "python -m bench.quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    budgets = (
+        f"{args.budget} evaluations per run (overridden)"
+        if args.budget
+        else "20 evaluations for d=2, 50 for d=4-6, 100 for d=10"
+    )
     mode = "through the HTTP API (`asktell serve`, SQLite)" if args.via_http else "in-process"
     lines = [
         f"Command: `{command.strip()}`",
@@ -126,7 +131,7 @@ def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) ->
         f"- asktell strategies ({mode}): {', '.join(strategies) or 'none'}; "
         f"baselines: {', '.join(baselines) or 'none'}.",
         f"- Seeds 0..{seeds - 1}; every method evaluates sequentially (q=1); BBOB seed k "
-        "uses instance k+1. Budgets: 20 evaluations for d=2, 50 for d=4-6, 100 for d=10.",
+        f"uses instance k+1. Budgets: {budgets}.",
         "- Loss: log10 simple regret (floored at 1e-8); constrained: best feasible value "
         "(`none` = no feasible point, ranked last); multi-objective: hypervolume "
         "(reference point (18, 6)); HPO: best 3-fold CV log loss.",

@@ -17,7 +17,7 @@ import httpx
 
 __all__ = ["asktell_server", "free_port"]
 
-START_TIMEOUT = 60.0
+START_TIMEOUT = 240.0
 
 
 def free_port() -> int:

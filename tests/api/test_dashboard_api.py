@@ -201,6 +201,15 @@ def test_parameter_plots(http, make_study):
     opts = sample["columns"]["opt"]
     assert all((m is None) == (o == 0.0) for m, o in zip(momentum, opts, strict=True))
 
+    # trials completed after the columns were cached are appended with their parameters
+    later = [add(http, sid, x, {"value": x * x}, opt="sgd", n=5) for x in (4.5, -4.25)]
+    sample = get(http, f"{D}/studies/{sid}/sample", max_points=5000)
+    for t in later:
+        i = sample["ids"].index(t["id"])
+        assert sample["columns"]["x"][i] == t["params"]["x"]
+        assert sample["columns"]["opt"][i] == 1.0 and sample["columns"]["n"][i] == 5.0
+        assert sample["columns"]["momentum"][i] == 0.5
+
     imp = get(http, f"{D}/studies/{sid}/importance")
     assert imp["items"][0]["name"] == "x"
     assert sum(i["importance"] for i in imp["items"]) == pytest.approx(1.0, abs=1e-3)
@@ -208,7 +217,7 @@ def test_parameter_plots(http, make_study):
     grid = get(http, f"{D}/studies/{sid}/contour", x="x", y="opt", bins=5)
     assert len(grid["x"]["edges"]) == 6 and grid["y"]["choices"] == ["adam", "sgd"]
     assert len(grid["z"]) == 2 and len(grid["z"][0]) == 5
-    assert sum(map(sum, grid["count"])) == 60 and len(grid["points"]["x"]) == 60
+    assert sum(map(sum, grid["count"])) == 62 and len(grid["points"]["x"]) == 62
 
 
 def test_pareto_front_matches_brute_force(http, make_study):

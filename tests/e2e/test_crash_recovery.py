@@ -15,7 +15,7 @@ from .workload import EvaluatorPool, Ledger, check_study_outcome, create_study, 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"]
-BUDGET = 20
+BUDGET = 16
 EVALUATORS = 4
 RUN_TIMEOUT = 120.0
 # Parallel asks can overrun a budget without any crash; test_parallel.py checks the budget
@@ -34,22 +34,20 @@ def test_server_sigkill_loses_no_acknowledged_tell(cluster: Cluster, database_ur
     server.wait_ready()
     study_id = create_study(server.base_url, "server-sigkill", budget=BUDGET)
     ledger = Ledger()
-    pool = EvaluatorPool(server.base_url, study_id, ledger, n=EVALUATORS)
-    pool.start()
+    with EvaluatorPool(server.base_url, study_id, ledger, n=EVALUATORS) as pool:
+        wait_until(
+            lambda: ledger.n_told >= BUDGET // 3 or not pool.alive,
+            timeout=RUN_TIMEOUT,
+            what=f"{BUDGET // 3} acknowledged tells",
+            detail=ledger.summary,
+        )
+        told_at_kill = ledger.n_told
+        assert told_at_kill < BUDGET, f"the study ended before the kill: {ledger.summary()}"
+        server.kill()
+        time.sleep(0.5)
+        server.start()
+        pool.join(RUN_TIMEOUT)
 
-    wait_until(
-        lambda: ledger.n_told >= BUDGET // 3 or not pool.alive,
-        timeout=RUN_TIMEOUT,
-        what=f"{BUDGET // 3} acknowledged tells",
-        detail=ledger.summary,
-    )
-    told_at_kill = ledger.n_told
-    assert told_at_kill < BUDGET, f"the study ended before the kill: {ledger.summary()}"
-    server.kill()
-    time.sleep(0.5)
-    server.start()
-
-    pool.join(RUN_TIMEOUT)
     assert ledger.n_told > told_at_kill, "no tell was acknowledged after the restart"
     assert ledger.transport_errors > 0, "no evaluator noticed the server going down"
     check_study_outcome(
@@ -99,26 +97,24 @@ def test_worker_sigkill_job_is_redone(cluster: Cluster, database_url: str) -> No
     server = cluster.server(database_url, worker=False, wait=False)
     started = [cluster.worker(database_url, wait=False) for _ in range(2)]
     server.wait_ready()
-    workers = {w.proc.pid: w for w in started}
     for worker in started:
         worker.wait_ready()
+    workers = {w.proc.pid: w for w in started}
     study_id = create_study(server.base_url, "worker-sigkill", budget=BUDGET)
     ledger = Ledger()
-    pool = EvaluatorPool(server.base_url, study_id, ledger, n=EVALUATORS)
     probe = DbProbe(database_url)
     try:
-        pool.start()
-        wait_until(
-            lambda: ledger.n_told >= 6 or not pool.alive,
-            timeout=RUN_TIMEOUT,
-            what="6 acknowledged tells",
-            detail=ledger.summary,
-        )
-        victim, killed = _kill_lease_holder(cluster, probe, workers, database_url)
-        job_id = killed.id
-        assert pool.alive, f"the study ended before the kill: {ledger.summary()}"
+        with EvaluatorPool(server.base_url, study_id, ledger, n=EVALUATORS) as pool:
+            wait_until(
+                lambda: ledger.n_told >= 5 or not pool.alive,
+                timeout=RUN_TIMEOUT,
+                what="5 acknowledged tells",
+                detail=ledger.summary,
+            )
+            victim, killed = _kill_lease_holder(cluster, probe, workers, database_url)
+            assert pool.alive, f"the study ended before the kill: {ledger.summary()}"
+            pool.join(RUN_TIMEOUT)
 
-        pool.join(RUN_TIMEOUT)
         check_study_outcome(
             server.base_url,
             study_id,
@@ -127,8 +123,10 @@ def test_worker_sigkill_job_is_redone(cluster: Cluster, database_url: str) -> No
             evaluators=EVALUATORS,
             exact_budget=EXACT_BUDGET,
         )
+        job_id = killed.id
         redone = probe.job(job_id)
         survivors = {w.id for w in workers.values()}
+        assert victim.id not in survivors
         assert redone.state == "done", f"job {job_id} ended {redone.state}: {redone.error}"
         assert redone.worker_id in survivors, (
             f"job {job_id} finished by {redone.worker_id}, not by a live worker {survivors}"
@@ -143,6 +141,5 @@ def test_worker_sigkill_job_is_redone(cluster: Cluster, database_url: str) -> No
         )
         gap = (redone.leased_at - killed.lease_expires_at).total_seconds()
         assert gap < 10 * LEASE_SECONDS, f"job {job_id} waited {gap:.1f}s past its lease"
-        assert victim.id not in survivors
     finally:
         probe.close()

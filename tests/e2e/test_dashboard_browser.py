@@ -176,7 +176,7 @@ def test_study_page_plots_table_and_live_updates(browser, server):
     page.wait_for_selector(f"#studies tbody tr[data-study='{study.id}']")
     row = page.locator(f"#studies tbody tr[data-study='{study.id}']")
     assert "demo" in row.inner_text() and "running" in row.inner_text()
-    assert row.locator("td.num").nth(0).inner_text() == "67"
+    assert row.locator("td[data-col=trials]").inner_text() == "67"
     page.fill("#studies-search", "oth")
     page.wait_for_function(
         "document.querySelectorAll('#studies tbody tr[data-study]').length === 1"
@@ -278,6 +278,14 @@ def test_pareto_and_compare(browser, server):
 
     ui = Page(browser, server.base_url)
     page = ui.page
+    ui.goto("")
+    completed = f"#studies tr[data-study='{single.id}'] td[data-col=completed]"
+    wait_text(page, completed, "t => t === '30'")
+    feed(single, 2, "w")
+    told = time.monotonic()
+    wait_text(page, completed, "t => t === '32'", timeout=LIVE_SECONDS * 1000 + 1000)
+    assert time.monotonic() - told < LIVE_SECONDS + 1.5
+
     ui.goto(f"#/study/{multi.id}/objectives")
     page.wait_for_selector("#pareto svg circle.front")
     front = {t.id for t in multi.pareto()}

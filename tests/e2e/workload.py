@@ -45,7 +45,7 @@ def point_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
 
 
-@dataclass
+@dataclass(repr=False)
 class Ledger:
     """What the evaluators saw: handed-out trials, acknowledged tells, 5xx answers, errors."""
 
@@ -57,6 +57,7 @@ class Ledger:
     errors: list[str] = field(default_factory=list)
     exhausted: set[str] = field(default_factory=set)
     transport_errors: int = 0
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def on_response(self, response: httpx.Response) -> None:
         if response.status_code >= 500:
@@ -90,6 +91,9 @@ class Ledger:
         with self.lock:
             self.exhausted.add(evaluator)
 
+    def __repr__(self) -> str:
+        return f"Ledger({self.summary()})"
+
     @property
     def n_told(self) -> int:
         with self.lock:
@@ -104,14 +108,21 @@ class Ledger:
             )
 
 
+class EvaluatorStopped(RuntimeError):
+    """The test is over: no more requests from its evaluators."""
+
+
 class _CountingTransport(httpx.BaseTransport):
-    """Passes requests on and reports connection failures to the ledger."""
+    """Passes requests on and reports connection failures to the ledger; refuses to send
+    once the ledger is stopped, so evaluators of a finished test never reach a later one."""
 
     def __init__(self, ledger: Ledger):
         self._ledger = ledger
         self._inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._ledger.stopped.is_set():
+            raise EvaluatorStopped(f"{request.method} {request.url.path} after the test")
         try:
             return self._inner.handle_request(request)
         except httpx.TransportError as exc:
@@ -167,7 +178,7 @@ def _evaluate_loop(
 
 
 class EvaluatorPool:
-    """`n` evaluator threads on one study."""
+    """`n` evaluator threads on one study; leaving the `with` block stops them."""
 
     def __init__(self, base_url: str, study_id: int, ledger: Ledger, n: int = 4):
         self.ledger = ledger
@@ -184,6 +195,13 @@ class EvaluatorPool:
     def start(self) -> None:
         for thread in self.threads:
             thread.start()
+
+    def __enter__(self) -> EvaluatorPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ledger.stopped.set()
 
     @property
     def alive(self) -> bool:

@@ -1,14 +1,13 @@
-"""JSON endpoints of the dashboard under /v1/dashboard: aggregated, downsampled, project-scoped.
+"""Dashboard endpoints for studies: the list, one study's summary, its trials table, timeline
+and queue, and the comparison of several studies (plots are in `plots`).
 
-The page never downloads every trial: plots get at most a few thousand points
-(every best-so-far improvement plus a uniform sample) and the trials table is
-paged, sorted and filtered on the server. Writes go through the regular API.
+All are under /v1/dashboard and project-scoped like the rest of the API. The page never
+downloads every trial: the trials table is paged, sorted and filtered on the server and
+plots get downsampled payloads. Writes go through the regular API.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -19,11 +18,10 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from asktell.api.deps import MAX_ID, CallerDep, ContextDep, StudyId
-from asktell.core.errors import InvalidInput
 from asktell.dashboard import payloads as pl
 from asktell.dashboard import queries as q
-from asktell.dashboard.analysis import numbers, uniform_indices
-from asktell.dashboard.data import StudyData, load_study_data, param_matrix
+from asktell.dashboard.common import load, respond, stamped, study_of
+from asktell.dashboard.data import StudyData, load_study_data
 from asktell.dashboard.memo import Memo
 from asktell.db import repository as repo
 from asktell.db.models import StudyRow, TrialRow, utcnow
@@ -31,7 +29,6 @@ from asktell_client.types import StudyState, TrialState
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
-Objective = Annotated[str | None, Query(max_length=128)]
 StudySort = Literal[
     "id", "name", "state", "strategy", "trials", "completed", "best", "last_activity"
 ]
@@ -40,47 +37,6 @@ Order = Literal["asc", "desc"]
 _best = Memo()
 BIG_STUDY = 2000
 """Completed trials above which the studies list reads best values from the cached columns."""
-
-
-def _default(o):
-    if isinstance(o, datetime):
-        return o.isoformat()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def respond(content: dict) -> Response:
-    """Compact JSON (NaN never leaves: payload builders turn it into null)."""
-    body = json.dumps(content, separators=(",", ":"), allow_nan=False, default=_default)
-    return Response(body, media_type="application/json", headers={"cache-control": "no-store"})
-
-
-def _study(session: Session, caller, study_id: int) -> StudyRow:
-    return repo.get_study(session, project_id=caller.project_id, study_id=study_id)
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A study's row, cached columns, change stamp and (when asked for) parameter matrix."""
-
-    study: StudyRow
-    data: StudyData
-    stamp: str
-    X: np.ndarray | None = None
-
-
-def _load(ctx, caller, study_id: int, *, params: bool = False) -> Loaded:
-    with ctx.db.read() as session:
-        study = _study(session, caller, study_id)
-        stats = q.study_stats(session, [study.id])[study.id]
-        data = load_study_data(session, study, stats.completed)
-        X = param_matrix(session, data) if params else None
-        return Loaded(study, data, stats.stamp, X)
-
-
-def _stamped(content: dict, stamp: str) -> Response:
-    """A panel's payload with the study's change stamp, so the page knows what it shows."""
-    content["stamp"] = stamp
-    return respond(content)
 
 
 @router.get("/me")
@@ -120,7 +76,7 @@ def _study_item(session: Session, row: StudyRow, stats: q.Stats) -> dict:
     objective = row.spec["objectives"][0]
     counts, stamp = stats.counts, stats.stamp
     completed = counts.get("completed", 0)
-    best = _best.get((row.id, stamp), lambda: _best_of(session, row, stats))
+    best = _best.get((row.id, row.created_at, stamp), lambda: _best_of(session, row, stats))
     return {
         "id": row.id,
         "name": row.name,
@@ -174,7 +130,7 @@ def _study_key(sort: str):
 def study_summary(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Response:
     """One study: definition, counts, best trial, strategies used, a stamp that changes on news."""
     with ctx.db.read() as session:
-        row = _study(session, caller, study_id)
+        row = study_of(session, caller, study_id)
         stats = q.study_stats(session, [row.id])[row.id]
         counts, stamp = stats.counts, stats.stamp
         data = load_study_data(session, row, stats.completed)
@@ -222,86 +178,6 @@ def _best_trial(session: Session, data: StudyData) -> dict | None:
     }
 
 
-@router.get("/studies/{study_id}/history")
-def history(
-    study_id: StudyId,
-    caller: CallerDep,
-    ctx: ContextDep,
-    objective: Objective = None,
-    max_points: Annotated[int, Query(ge=10, le=10_000)] = 2000,
-) -> Response:
-    """Completed values in trial order with the best-so-far, downsampled to `max_points`."""
-    got = _load(ctx, caller, study_id)
-    j = pl.objective_index(got.data, objective)
-    return _stamped(pl.history_payload(got.data, j, max_points), got.stamp)
-
-
-@router.get("/studies/{study_id}/edf")
-def edf(
-    study_id: StudyId,
-    caller: CallerDep,
-    ctx: ContextDep,
-    objective: Objective = None,
-    points: Annotated[int, Query(ge=2, le=2000)] = 200,
-) -> Response:
-    """The empirical distribution function of an objective's feasible values."""
-    got = _load(ctx, caller, study_id)
-    j = pl.objective_index(got.data, objective)
-    return _stamped(pl.edf_payload(got.data, j, points), got.stamp)
-
-
-@router.get("/studies/{study_id}/sample")
-def sample(
-    study_id: StudyId,
-    caller: CallerDep,
-    ctx: ContextDep,
-    objective: Objective = None,
-    max_points: Annotated[int, Query(ge=10, le=5000)] = 1000,
-) -> Response:
-    """A sample of completed trials (the best ones included) with their parameters."""
-    got = _load(ctx, caller, study_id, params=True)
-    j = pl.objective_index(got.data, objective)
-    return _stamped(pl.sample_payload(got.data, got.X, j, max_points), got.stamp)
-
-
-@router.get("/studies/{study_id}/importance")
-def importance(
-    study_id: StudyId, caller: CallerDep, ctx: ContextDep, objective: Objective = None
-) -> Response:
-    """How much of the objective's variance each parameter explains on its own."""
-    got = _load(ctx, caller, study_id, params=True)
-    j = pl.objective_index(got.data, objective)
-    return _stamped(pl.importance_payload(got.data, got.X, j), got.stamp)
-
-
-@router.get("/studies/{study_id}/contour")
-def contour(
-    study_id: StudyId,
-    caller: CallerDep,
-    ctx: ContextDep,
-    x: Annotated[str, Query(min_length=1, max_length=128)],
-    y: Annotated[str, Query(min_length=1, max_length=128)],
-    objective: Objective = None,
-    bins: Annotated[int, Query(ge=2, le=100)] = 24,
-) -> Response:
-    """Mean objective over a grid of two parameters."""
-    got = _load(ctx, caller, study_id, params=True)
-    j = pl.objective_index(got.data, objective)
-    return _stamped(pl.contour_payload(got.data, got.X, j, x, y, bins), got.stamp)
-
-
-@router.get("/studies/{study_id}/pareto")
-def pareto(
-    study_id: StudyId,
-    caller: CallerDep,
-    ctx: ContextDep,
-    max_points: Annotated[int, Query(ge=10, le=10_000)] = 2000,
-) -> Response:
-    """Feasible trials on all objectives, with the non-dominated front marked."""
-    got = _load(ctx, caller, study_id)
-    return _stamped(pl.pareto_payload(got.data, max_points), got.stamp)
-
-
 @router.get("/studies/{study_id}/trials")
 def trials(
     study_id: StudyId,
@@ -317,7 +193,7 @@ def trials(
 ) -> Response:
     """One page of the trials table: sorted, filtered and counted on the server."""
     with ctx.db.read() as session:
-        study = _study(session, caller, study_id)
+        study = study_of(session, caller, study_id)
         stamp = q.study_stats(session, [study.id])[study.id].stamp
         where = q.TrialFilter(
             states=[s.value for s in state] if state else None,
@@ -335,7 +211,7 @@ def trials(
         )
         items = [_trial_item(r) for r in rows]
     content = {"total": total, "offset": offset, "limit": limit, "items": items}
-    return _stamped(content, stamp)
+    return stamped(content, stamp)
 
 
 def _trial_item(r: TrialRow) -> dict:
@@ -363,7 +239,7 @@ def timeline(
 ) -> Response:
     """The latest trials per evaluator: when each ran and how it ended."""
     with ctx.db.read() as session:
-        _study(session, caller, study_id)
+        study_of(session, caller, study_id)
         stamp = q.study_stats(session, [study_id])[study_id].stamp
         rows = q.timeline_rows(session, study_id, limit)
     evaluators: dict[str, int] = {}
@@ -378,50 +254,18 @@ def timeline(
         end = finished or (beat if state == "stale" else None)
         cols["end"].append(_epoch(end) if end else None)
     content = {"now": _epoch(utcnow()), "evaluators": list(evaluators), "trials": cols}
-    return _stamped(content, stamp)
+    return stamped(content, stamp)
 
 
 def _epoch(t: datetime) -> float:
     return round(t.timestamp(), 3)
 
 
-@router.get("/studies/{study_id}/intermediates")
-def intermediates(
-    study_id: StudyId,
-    caller: CallerDep,
-    ctx: ContextDep,
-    metric: Annotated[str | None, Query(max_length=128)] = None,
-    max_trials: Annotated[int, Query(ge=1, le=500)] = 50,
-    max_steps: Annotated[int, Query(ge=2, le=5000)] = 200,
-) -> Response:
-    """Learning curves of the latest trials that reported intermediate values."""
-    with ctx.db.read() as session:
-        study = _study(session, caller, study_id)
-        names = repo.definition_of(study).metric_names
-        if metric is not None and metric not in names:
-            raise InvalidInput(f"unknown metric {metric!r}; this study has {names}", field="metric")
-        name = metric or names[0]
-        stamp = q.study_stats(session, [study_id])[study_id].stamp
-        curves = []
-        for tid, state, steps in q.intermediate_curves(session, study_id, max_trials):
-            pts = [(s, v[name]) for s, v in steps if name in v]
-            keep = uniform_indices(len(pts), max_steps).tolist()
-            curves.append(
-                {
-                    "id": tid,
-                    "state": state,
-                    "steps": [pts[i][0] for i in keep],
-                    "values": numbers([pts[i][1] for i in keep]),
-                }
-            )
-    return _stamped({"metric": name, "metrics": names, "curves": curves}, stamp)
-
-
 @router.get("/studies/{study_id}/queue")
 def queue(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Response:
     """Suggestion jobs of the study (leased ones with their age and worker) and the workers."""
     with ctx.db.read() as session:
-        _study(session, caller, study_id)
+        study_of(session, caller, study_id)
         return respond(q.queue_status(session, study_id, caller.project_id))
 
 
@@ -435,7 +279,7 @@ def compare(
     """Histories and EDFs of several studies' first objectives, for one plot each."""
     out = []
     for sid in dict.fromkeys(study_id):
-        got = _load(ctx, caller, sid)
+        got = load(ctx, caller, sid)
         item = {"id": got.study.id, "name": got.study.name, "stamp": got.stamp}
         item["history"] = pl.history_payload(got.data, 0, max_points)
         item["edf"] = pl.edf_payload(got.data, 0, 200)

@@ -38,6 +38,8 @@ MAX_PARAMS = 50
 """Parameters beyond this many (in space order) are left out of the plots."""
 
 _MAX_STUDIES = 16
+_MAX_CELLS = 25_000_000
+"""Numbers kept over all cached studies (8 bytes each); the least recently used go first."""
 _FULL_LOAD_ABOVE = 2000
 _CHUNK = 500
 
@@ -134,8 +136,20 @@ def _publish(entry: StudyData) -> None:
     with _registry_lock:
         _entries[entry.study_id] = entry
         _entries.move_to_end(entry.study_id)
-        while len(_entries) > _MAX_STUDIES:
-            _entries.popitem(last=False)
+        _trim()
+
+
+def _cells(entry: StudyData) -> int:
+    width = 2 + entry.objectives.shape[1] + entry.constraints.shape[1] + len(entry.columns)
+    return entry.n * width
+
+
+def _trim() -> None:
+    """Drop the least recently used studies beyond the count and memory budgets (lock held)."""
+    while len(_entries) > 1 and (
+        len(_entries) > _MAX_STUDIES or sum(map(_cells, _entries.values())) > _MAX_CELLS
+    ):
+        _entries.popitem(last=False)
 
 
 def load_study_data(session: Session, study: StudyRow, stamp: Stamp | None = None) -> StudyData:
@@ -167,6 +181,8 @@ def param_matrix(session: Session, data: StudyData) -> np.ndarray:
             missing = [p for p in data.params if p.name not in data.columns]
             if missing:
                 _read_columns(session, data, missing)
+                with _registry_lock:
+                    _trim()
     if not data.params:
         return np.zeros((data.n, 0))
     return np.column_stack([data.columns[p.name] for p in data.params])

@@ -111,7 +111,7 @@ def last_activity(session: Session, study: StudyRow, stamp: str) -> datetime:
         ).one()
         return _aware(max((t for t in row if t is not None), default=None))
 
-    found = _activity.get((study.id, stamp), compute)
+    found = _activity.get((study.id, study.created_at, stamp), compute)
     return max(study.updated_at, found) if found else study.updated_at
 
 

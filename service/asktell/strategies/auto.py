@@ -11,9 +11,11 @@ from pydantic import Field, field_validator
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.core.states import TrialState
+from asktell.strategies._model_based import ModelBasedStrategy
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
-from asktell.strategies.gp import GP, GPConfig
-from asktell.strategies.registry import register_strategy
+from asktell.strategies.bnn_selection import prequential_scores, select
+from asktell.strategies.gp import GPConfig
+from asktell.strategies.registry import get_strategy, register_strategy
 from asktell.strategies.sobol import sobol_points
 
 __all__ = ["Auto", "AutoConfig", "warmup_size"]
@@ -33,11 +35,45 @@ class AutoConfig(StrategyConfig):
     center_first: bool = Field(default=True, description="Make the first point the center.")
     gp: dict[str, Any] = Field(default_factory=dict, description="Options of the `gp` phase.")
 
+    select_surrogate: bool = Field(
+        default=False,
+        description="After the warm-up, use the candidate in `surrogates` with the best "
+        "prequential predictive log-likelihood on the latest trials (instead of always `gp`).",
+    )
+    surrogates: list[str] = Field(
+        default=["gp", "ibnn", "bnn-ensemble", "dkl"],
+        min_length=1,
+        description="Model-based strategies `select_surrogate` chooses from (first wins ties).",
+    )
+    surrogate_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options per candidate surrogate (`gp` also takes the `gp` options).",
+    )
+    selection_window: int = Field(
+        default=5, ge=1, le=100, description="Latest completed trials each candidate predicts."
+    )
+    rescore_every: int = Field(
+        default=10, ge=1, description="Re-score the candidates after this many new completions."
+    )
+    scoring_budget_sec: float = Field(
+        default=30.0,
+        gt=0,
+        description="Approximate time for one scoring round; each of its fits gets an equal share.",
+    )
+
     @field_validator("gp")
     @classmethod
     def _check_gp(cls, options: dict[str, Any]) -> dict[str, Any]:
         GPConfig(**options)
         return options
+
+    @field_validator("surrogates")
+    @classmethod
+    def _check_surrogates(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not issubclass(get_strategy(name), ModelBasedStrategy):
+                raise ValueError(f"{name!r} is not a model-based strategy")
+        return names
 
 
 def warmup_size(d: int, budget: int | None) -> int:
@@ -58,11 +94,18 @@ class Auto(Strategy):
        indexed by the trial count, skipping points that repeat an existing one.
     2. Then `gp` (which itself returns Sobol points until two trials have
        completed with differing objective values, or if its model fails).
+       With `select_surrogate`, the model-based strategy among `surrogates`
+       whose fits best predicted the latest `selection_window` completed
+       trials (each from the trials before it) is used instead; the scores are
+       recomputed every `rescore_every` completions and are reported in
+       `Proposal.info["surrogate_scores"]` and kept in the state.
     A batch that straddles the end of the warm-up gets warm-up points first;
     the GP sees them as pending.
 
     `Proposal.strategies` names, per point, what produced it (`sobol` or `gp`).
-    The state carries the GP's cached hyperparameters under `"gp"`.
+    The state carries the GP's cached hyperparameters under `"gp"` (and each
+    selected surrogate's state under its name), the last selection under
+    `"surrogate"`: `{"name", "scores", "n_completed"}`.
     """
 
     description = "Default: a Sobol warm-up (center first), then GP Bayesian optimization."
@@ -75,7 +118,7 @@ class Auto(Strategy):
         n_init = self.config.init_trials or warmup_size(encoder.d, snapshot.settings.budget)
         k = min(n, max(0, n_init - snapshot.n_trials))
         state = state if state and state.get("version") == STATE_VERSION else None
-        gp_state = (state or {}).get("gp")
+        inner_state = (state or {}).get("gp")
         info: dict[str, Any] = {"init_trials": n_init}
         warm = self._warmup(snapshot, encoder, k)
         if k == n:
@@ -85,16 +128,56 @@ class Auto(Strategy):
             TrialRecord(id=-1 - j, state=TrialState.pending, params=p) for j, p in enumerate(warm)
         ]
         inner = replace(snapshot, pending=[*snapshot.pending, *extra])
-        gp = GP(self.config.gp, device=self.device)
-        proposal = gp.suggest(inner, n - k, gp_state)
+        new_state: dict[str, Any] = {"version": STATE_VERSION}
+        name = "gp"
+        if self.config.select_surrogate:
+            selection = self._selection(snapshot, state)
+            name = selection["name"]
+            new_state.update({key: v for key, v in (state or {}).items() if key != "version"})
+            new_state["surrogate"] = selection
+            info["surrogate"], info["surrogate_scores"] = name, selection["scores"]
+            inner_state = (state or {}).get(name)
+        model = self._model_based(name)
+        proposal = model.suggest(inner, n - k, inner_state)
         info.update(proposal.info)
-        info["phase"] = "gp"
+        info["phase"] = name
+        new_state[name] = proposal.state
         return Proposal(
             warm + proposal.points,
-            state={"version": STATE_VERSION, "gp": proposal.state},
-            strategies=["sobol"] * k + list(proposal.strategies or ["gp"] * (n - k)),
+            state=new_state,
+            strategies=["sobol"] * k + list(proposal.strategies or [name] * (n - k)),
             info=info,
         )
+
+    def _model_based(self, name: str, fit_budget: float | None = None) -> ModelBasedStrategy:
+        """The strategy `name` with its options (its fit time capped by `fit_budget`)."""
+        options = dict(self.config.surrogate_options.get(name, {}))
+        if name == "gp":
+            options = {**self.config.gp, **options}
+            if fit_budget is not None:
+                options["fit_timeout_sec"] = fit_budget
+        elif fit_budget is not None and "time_budget_sec" in get_strategy(name).Config.model_fields:
+            share = options.get("fit_share", 0.6)
+            options["time_budget_sec"] = fit_budget / share
+        return get_strategy(name)(options, device=self.device)  # type: ignore[return-value]
+
+    def _selection(self, snapshot: StudySnapshot, state: dict[str, Any] | None) -> dict[str, Any]:
+        """The cached selection while it is fresh, else a new scoring round."""
+        cfg = self.config
+        last = (state or {}).get("surrogate")
+        n_done = len(snapshot.completed)
+        if (
+            last
+            and set(last.get("scores", {})) == set(cfg.surrogates)
+            and 0 <= n_done - last.get("n_completed", -(10**9)) < cfg.rescore_every
+        ):
+            return last
+        per_fit = cfg.scoring_budget_sec / (cfg.selection_window * len(cfg.surrogates))
+        candidates = {name: self._model_based(name, per_fit) for name in cfg.surrogates}
+        scores = prequential_scores(snapshot, candidates, cfg.selection_window)
+        if not scores:  # too few trials to score: stay with the first candidate
+            return {"name": cfg.surrogates[0], "scores": {}, "n_completed": n_done}
+        return {"name": select(scores, cfg.surrogates[0]), "scores": scores, "n_completed": n_done}
 
     def _warmup(self, snapshot: StudySnapshot, encoder: SpaceEncoder, k: int) -> list[dict]:
         """`k` warm-up points, continuing the sequence at the study's trial count."""

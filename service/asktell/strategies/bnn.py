@@ -68,8 +68,9 @@ class _BNNStrategy(ModelBasedStrategy):
 
     def __init__(self, options: dict[str, Any] | None = None, device: str = "cpu"):
         super().__init__(options, device)
-        acq = min(self.config.timeout_sec, (1 - self.config.fit_share) * self.config.time_budget_sec)
-        self.config = self.config.model_copy(update={"timeout_sec": acq})
+        c = self.config
+        acq = min(c.timeout_sec, (1 - c.fit_share) * c.time_budget_sec)
+        self.config = c.model_copy(update={"timeout_sec": acq})
 
     @property
     def fit_budget(self) -> float:

@@ -88,10 +88,15 @@ class CMAESConfig(StrategyConfig):
 
 def _encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        data = value.ravel().tolist()
+        out = {
+            "__nd__": value.dtype.str,
+            "shape": list(value.shape),
+            "data": value.ravel().tolist(),
+        }
         if value.dtype.kind == "f" and not np.isfinite(value).all():
-            data = [_encode(v) for v in data]
-        return {"__nd__": value.dtype.str, "shape": list(value.shape), "data": data}
+            out["data"] = [_encode(v) for v in out["data"]]
+            out["nonfinite"] = True
+        return out
     if isinstance(value, np.generic):
         return {"__np__": value.dtype.str, "value": _encode(value.item())}
     if isinstance(value, float) and not math.isfinite(value):
@@ -110,7 +115,7 @@ def _decode(value: Any) -> Any:
         return value
     if "__nd__" in value:
         data = value["data"]
-        if any(isinstance(v, dict) for v in data):
+        if value.get("nonfinite"):
             data = [_decode(v) for v in data]
         return np.array(data, dtype=np.dtype(value["__nd__"])).reshape(value["shape"])
     if "__np__" in value:

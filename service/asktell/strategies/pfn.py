@@ -61,12 +61,12 @@ class PFNStrategyConfig(StrategyConfig):
     checkpoint: str | None = Field(
         default=None, description="Checkpoint directory (default: the shipped CPU-trained one)."
     )
-    n_candidates: int = Field(default=768, ge=16, le=65536, description="Sobol candidates.")
+    n_candidates: int = Field(default=1024, ge=16, le=65536, description="Sobol candidates.")
     n_local: int = Field(
-        default=256, ge=0, le=65536, description="Candidates around the best observed points."
+        default=128, ge=0, le=65536, description="Candidates around the best observed points."
     )
     refine_rounds: int = Field(default=2, ge=0, le=20, description="Local refinement rounds.")
-    refine_top: int = Field(default=8, ge=1, le=256, description="Candidates refined per round.")
+    refine_top: int = Field(default=4, ge=1, le=256, description="Candidates refined per round.")
     refine_samples: int = Field(
         default=16, ge=1, le=1024, description="Perturbations per refined candidate and round."
     )
@@ -126,6 +126,11 @@ class _Space:
                 flip, rng.random(cat.shape), rows[:, self.categorical]
             )
         return self.snap(np.clip(X, 0.0, 1.0))
+
+
+def _sobol_candidates(d: int, seed: int, n: int) -> np.ndarray:
+    """The first `n` of a power-of-two run of scrambled Sobol points (`n x d`)."""
+    return sobol_points(d, seed, 0, 1 << max(n - 1, 1).bit_length())[:n]
 
 
 def _keys(X: np.ndarray) -> list[bytes]:
@@ -238,7 +243,7 @@ class PFNStrategy(Strategy):
             score, acq_name = self._acquisition(model, outputs, feasible, X_bel, radius)
             X = np.concatenate(
                 [
-                    space.snap(sobol_points(encoder.d, seed + i, 0, cfg.n_candidates)),
+                    space.snap(_sobol_candidates(encoder.d, seed + i, cfg.n_candidates)),
                     space.around(centers, cfg.n_local, rng),
                 ]
             )
@@ -250,7 +255,7 @@ class PFNStrategy(Strategy):
                 X, values = np.concatenate([X, X_new]), np.concatenate([values, v_new])
             n_scored += len(X)
             if not len(X):  # every candidate is taken: allow a repeat
-                X = space.snap(sobol_points(encoder.d, seed + i, 0, cfg.n_candidates))
+                X = space.snap(_sobol_candidates(encoder.d, seed + i, cfg.n_candidates))
                 values = score(torch.as_tensor(X, dtype=DTYPE)).numpy()
             x = X[int(np.argmax(values))][None, :]
             chosen.append(x)
@@ -261,7 +266,7 @@ class PFNStrategy(Strategy):
         info.update(
             acquisition=acq_name,
             model="PFN",
-            checkpoint=str(cfg.checkpoint or DEFAULT_CHECKPOINT.name),
+            checkpoint=cfg.checkpoint or "builtin",
             n_context=int(X_hist.shape[0]),
             candidates_scored=n_scored,
             acquisition_seconds=round(time.perf_counter() - t0, 4),
@@ -297,20 +302,21 @@ class PFNStrategy(Strategy):
         best = None
         if bool(feasible.any()):
             best = float(model.standardized(outputs)[feasible, 0].max())
+        log_bucket = None if best is None else model.bar.bucket_log_ei(best)
         name = "LogEI" if best is not None else "LogPF"
         if c and best is not None:
             name = "LogEI+LogPF"
 
         def score(X: Tensor) -> Tensor:
             logits = model.logits(X)  # (1 + c) x N x K
-            value = torch.zeros(X.shape[0])
+            value = torch.zeros(X.shape[0], device=logits.device)
             if best is not None:
-                value = value + model.bar.log_ei(logits[0], best)
+                value = value + model.bar.log_ei(logits[0], best, log_bucket)
             for j in range(c):
                 pf = model.bar.cdf(logits[1 + j], thresholds[j])
                 value = value + torch.log(pf.clamp_min(1e-30))
             if len(X_busy) and radius > 0:
-                d2 = torch.cdist(X.float(), X_busy.float()).pow(2)
+                d2 = torch.cdist(X.float(), X_busy.float()).pow(2).to(logits.device)
                 near = torch.exp(-d2 / (2 * radius**2)).clamp_max(1 - 1e-6)
                 value = value + torch.log1p(-near).sum(-1)
             return value.double().cpu()

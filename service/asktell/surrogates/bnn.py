@@ -207,7 +207,7 @@ def fit_ensemble(
     weights = _bootstrap(members, n, X) if bootstrap else torch.ones(members, n, 1).to(X)
     optimizer = torch.optim.Adam([raw], lr=lr)
     done = 0
-    for done in range(1, epochs + 1):  # noqa: B007
+    for done in range(1, epochs + 1):
         optimizer.zero_grad()
         err = (mlp(layout.unflatten(raw * scale), X) - Z).pow(2)
         loss = (weights * err).sum((-2, -1)) / n + weight_decay * raw.pow(2).sum(-1)

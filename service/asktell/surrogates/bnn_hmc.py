@@ -88,7 +88,7 @@ def sample_hmc(
     u = torch.randn(chains, layout.numel, dtype=X.dtype, device=X.device).requires_grad_(True)
     optimizer = torch.optim.Adam([u], lr=1e-2)
     steps = 0
-    for steps in range(1, pretrain_steps + 1):  # noqa: B007
+    for steps in range(1, pretrain_steps + 1):
         optimizer.zero_grad()
         potential(u).sum().backward()
         optimizer.step()

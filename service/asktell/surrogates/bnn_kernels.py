@@ -162,7 +162,7 @@ def fit_dkl(
     Z = (Y - Y.mean(0)) / Y.std(0).clamp_min(1e-9)
     optimizer = torch.optim.Adam([*extractor.parameters(), *head.parameters()], lr=lr)
     pre = 0
-    for pre in range(1, pretrain_steps + 1):  # noqa: B007
+    for pre in range(1, pretrain_steps + 1):
         optimizer.zero_grad()
         loss = (head(extractor(X)) - Z).pow(2).mean()
         loss.backward()
@@ -174,7 +174,7 @@ def fit_dkl(
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = 0
-    for steps in range(1, train_steps + 1):  # noqa: B007
+    for steps in range(1, train_steps + 1):
         optimizer.zero_grad()
         output = model(*model.train_inputs)
         loss = -mll(output, model.train_targets).sum()

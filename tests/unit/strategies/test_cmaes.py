@@ -13,7 +13,15 @@ from strategy_cases import MIXED_SPACE, StrategyCases, make_snapshot
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.space import SearchSpace
 from asktell.strategies._population import LocalStudy, replay_study, run_study
-from asktell.strategies.cmaes import CMAES, CMAESConfig, _Layout, dump_optimizer, load_optimizer
+from asktell.strategies.cmaes import (
+    CMAES,
+    CMAESConfig,
+    _decode,
+    _encode,
+    _Layout,
+    dump_optimizer,
+    load_optimizer,
+)
 from asktell.strategies.registry import get_strategy
 from asktell_client.types import (
     CategoricalParam,
@@ -75,6 +83,21 @@ def test_optimizer_survives_json_exactly(params, variant, options):
         opt.tell(solutions)
     text = json.dumps(dump_optimizer(opt))
     assert json.dumps(dump_optimizer(load_optimizer(json.loads(text)))) == text
+
+
+def test_codec_keeps_non_finite_values_and_dtypes():
+    values = {
+        "a": np.array([[1.0, np.inf], [-np.inf, np.nan]]),
+        "i": np.arange(3, dtype=np.int64),
+        "b": np.array([True, False]),
+        "s": np.float64(2.5),
+        "t": (1, float("inf")),
+    }
+    text = json.dumps({k: _encode(v) for k, v in values.items()}, allow_nan=False)
+    back = {k: _decode(v) for k, v in json.loads(text).items()}
+    assert np.array_equal(back["a"], values["a"], equal_nan=True)
+    assert back["i"].dtype == np.int64 and back["b"].dtype == bool
+    assert isinstance(back["s"], np.float64) and back["t"] == (1, float("inf"))
 
 
 def test_state_records_the_package_version_and_is_plain_json():

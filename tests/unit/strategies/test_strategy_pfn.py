@@ -111,8 +111,13 @@ def test_several_objectives_are_scalarized():
         ObjectiveSpec(name="f1"),
         ObjectiveSpec(name="f2", direction=Direction.maximize),
     ]
-    snapshot = make_snapshot(BOX_2D, 10, two_objectives, objectives=objectives,
-                             constraints=[ConstraintSpec(name="g", upper=1.5)])
+    snapshot = make_snapshot(
+        BOX_2D,
+        10,
+        two_objectives,
+        objectives=objectives,
+        constraints=[ConstraintSpec(name="g", upper=1.5)],
+    )
     proposal = pfn().suggest(snapshot, 2, None)
     check_proposal(snapshot, proposal, 2)
     assert proposal.strategies == ["pfn", "pfn"]
@@ -129,8 +134,12 @@ def test_long_history_is_subsampled_and_reported():
 
 def test_noisy_small_discrete_space_returns_distinct_points():
     space = [IntParam(name="i", low=0, high=3), IntParam(name="j", low=0, high=2)]
-    snapshot = make_snapshot(space, 6, lambda p: {"value": (p["i"] - 2) ** 2 + p["j"]},
-                             settings=StudySettings(seed=3, noisy=True))
+    snapshot = make_snapshot(
+        space,
+        6,
+        lambda p: {"value": (p["i"] - 2) ** 2 + p["j"]},
+        settings=StudySettings(seed=3, noisy=True),
+    )
     proposal = pfn().suggest(snapshot, 3, None)
     check_proposal(snapshot, proposal, 3)
     assert len({snapshot.space.point_key(p) for p in proposal.points}) == 3

@@ -83,8 +83,9 @@ def test_bar_distribution_is_consistent():
     for best in (-8.0, 0.0, 3.0):
         mc = (samples - best).clamp_min(0).mean(0)
         assert torch.allclose(bar.log_ei(logits, best).exp(), mc, rtol=0.05, atol=1e-3)
-    assert torch.allclose(bar.cdf(logits, torch.tensor(0.5)), (samples <= 0.5).float().mean(0),
-                          atol=0.01)
+    assert torch.allclose(
+        bar.cdf(logits, torch.tensor(0.5)), (samples <= 0.5).float().mean(0), atol=0.01
+    )
     far = bar.log_ei(logits, 500.0)
     assert torch.isfinite(far).all() and (far < -100).all()
 
@@ -149,9 +150,26 @@ def test_botorch_model_posterior(trained):
 
 def test_cli_train_writes_a_checkpoint(tmp_path):
     out = tmp_path / "ckpt"
-    args = ["train", "--out", str(out), "--steps", "3", "--batch-size", "4", "--emsize", "16",
-            "--nlayers", "1", "--nhid", "32", "--num-buckets", "32", "--max-dim", "3",
-            "--max-ctx", "10", "--seq-len", "16", "--nhead", "2", "--border-batches", "2"]
+    tiny = {
+        "--batch-size": 4,
+        "--emsize": 16,
+        "--nlayers": 1,
+        "--nhid": 32,
+        "--num-buckets": 32,
+        "--max-dim": 3,
+        "--max-ctx": 10,
+        "--seq-len": 16,
+        "--nhead": 2,
+        "--border-batches": 2,
+    }
+    args = [
+        "train",
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        *(str(v) for kv in tiny.items() for v in kv),
+    ]
     result = CliRunner().invoke(pfn_app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "config.json").read_text())

@@ -86,10 +86,10 @@ function row(s) {
     html("td", {}, html("a", { href: `#/study/${s.id}`, class: "study-link" }, s.name)),
     html("td", {}, html("span", { class: `badge ${s.state}` }, s.state)),
     html("td", {}, s.strategy || "–"),
-    html("td", { class: "num" }, fmtCount(s.trials)),
-    html("td", { class: "num" }, fmtCount(s.completed)),
+    html("td", { class: "num", "data-col": "trials" }, fmtCount(s.trials)),
+    html("td", { class: "num", "data-col": "completed" }, fmtCount(s.completed)),
     html("td", { class: "chips" }, chips.length ? chips : "–"),
-    html("td", { class: "num", title: `${s.objective} (${s.direction})${s.best_trial_id ? ` · trial ${s.best_trial_id}` : ""}` },
+    html("td", { class: "num", "data-col": "best", title: `${s.objective} (${s.direction})${s.best_trial_id ? ` · trial ${s.best_trial_id}` : ""}` },
       s.best === null ? "–" : `${s.objective}=${fmt(s.best, 5)}`),
     html("td", { title: s.last_activity }, fmtAgo(s.last_activity)));
   tr.addEventListener("dblclick", () => { location.hash = `#/study/${s.id}`; });

@@ -110,19 +110,20 @@ function showTab(tab) {
 // --------------------------------------------------------------------------- live summary
 
 async function tick() {
+  const mine = S;
   let summary;
   try {
-    summary = await api(S.base);
+    summary = await api(mine.base);
   } catch (e) {
-    if (!S.alive) return false;
+    if (!mine.alive) return true;
     if (e.status === 404 || e.status === 422) {
-      $("#study-name").textContent = `Study ${S.id} not found`;
-      S.poller.stop();
+      $("#study-name").textContent = `Study ${mine.id} not found`;
+      mine.poller.stop();
       return true;
     }
     return e.status === 401;
   }
-  if (!S.alive) return true;
+  if (!mine.alive || mine !== S) return true;
   const first = !S.summary;
   const edited = !first && summary.updated_at !== S.summary.updated_at;
   S.summary = summary;
@@ -153,6 +154,7 @@ function setupFromSummary() {
   for (const id of ["pareto-x", "pareto-y"]) $(`#${id}`).hidden = objs.length < 2;
   $("#pareto-card").hidden = objs.length < 2;
   $("#intermediates-card").classList.toggle("wide", objs.length < 2);
+  $("#study-tabs a[data-tab=objectives]").textContent = objs.length < 2 ? "Learning curves" : "Pareto & curves";
   loadStrategies();
   showActions();
 }

@@ -6,4 +6,5 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_CHECKPOINT"]
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints" / "hebo-cpu-small"
+DEFAULT_CHECKPOINT = Path(__file__).parent / "checkpoints"
+"""The shipped checkpoint: `model.safetensors` and `config.json`, described in `README.md`."""

@@ -112,7 +112,7 @@ class BarDistribution(torch.nn.Module):
         b = self.borders.to(p)
         _, _, ls, rs = self._parts()
         cum = torch.cumsum(p, dim=-1)
-        cum = cum.expand(u.shape + (p.shape[-1],)).contiguous()
+        cum = cum.expand((*u.shape, p.shape[-1])).contiguous()
         idx = torch.searchsorted(cum, u.unsqueeze(-1).contiguous()).squeeze(-1)
         idx = idx.clamp(0, self.num_buckets - 1)
         pk = p.expand_as(cum).gather(-1, idx.unsqueeze(-1)).squeeze(-1).clamp_min(1e-30)
@@ -122,6 +122,10 @@ class BarDistribution(torch.nn.Module):
         left = b[1] - ls * SQRT2 * torch.special.erfinv(1 - r)
         right = b[-2] + rs * SQRT2 * torch.special.erfinv(r)
         return torch.where(idx == 0, left, torch.where(idx == self.num_buckets - 1, right, inner))
+
+    def bucket_log_ei(self, best: float) -> Tensor:
+        """`log E[max(Y - best, 0) | bucket k]` for each bucket (`K`, float64)."""
+        return self._log_bucket_ei(torch.tensor([best], dtype=torch.double))
 
     def _log_bucket_ei(self, f: Tensor) -> Tensor:
         """`log E[max(Y - f, 0) | bucket k]` (`... x K`) for thresholds `f` (`... x 1`)."""
@@ -143,17 +147,24 @@ class BarDistribution(torch.nn.Module):
         ei_left = cl - ls * math.sqrt(2 / math.pi) + 2 * ls * torch.exp(_log_ei_helper(-cl / ls))
         ei_left = torch.where(cl > 0, ei_left.clamp_min(0), torch.zeros_like(ei_left))
         ei = torch.cat([ei_left, ei_inner], dim=-1)
-        log_ei = torch.where(ei > 0, torch.log(ei.clamp_min(1e-300)), torch.full_like(ei, -torch.inf))
+        log_ei = torch.where(
+            ei > 0, torch.log(ei.clamp_min(1e-300)), torch.full_like(ei, -torch.inf)
+        )
         return torch.cat([log_ei, log_right], dim=-1)
 
-    def log_ei(self, logits: Tensor, best: Tensor | float) -> Tensor:
+    def log_ei(
+        self, logits: Tensor, best: Tensor | float, log_bucket: Tensor | None = None
+    ) -> Tensor:
         """`log E[max(Y - best, 0)]` (`...`), exact for the piecewise density.
 
-        `best` is a scalar or broadcastable to `logits.shape[:-1]`.
+        `best` is a scalar or broadcastable to `logits.shape[:-1]`; for a scalar,
+        `log_bucket` may pass `bucket_log_ei(best)` computed once.
         """
         f = torch.as_tensor(best, dtype=torch.double, device=logits.device)
         if f.numel() == 1:  # one threshold: a matrix-vector product, log-space where tiny
-            log_bucket = self._log_bucket_ei(f.reshape(1))
+            if log_bucket is None:
+                log_bucket = self.bucket_log_ei(float(f))
+            log_bucket = log_bucket.to(logits.device)
             shift = log_bucket.max()
             weights = torch.exp(log_bucket - shift).to(logits.dtype)
             ei = torch.softmax(logits, dim=-1) @ weights

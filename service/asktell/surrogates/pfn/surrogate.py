@@ -97,7 +97,7 @@ class PFNModel(Model):
         return self.pfn.bar
 
     def logits(self, X: Tensor) -> Tensor:
-        """Bucket logits `m x N x K` at `X` (`N x d`), in standardized units (see `standardized`)."""
+        """Bucket logits `m x N x K` at `X` (`N x d`), in standardized units."""
         m = self.num_outputs
         x = X.float().to(self._device)
         with torch.no_grad():

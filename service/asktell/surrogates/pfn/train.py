@@ -137,6 +137,7 @@ def train(
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     if resume and (out / OPTIMIZER).exists():
         _load_optimizer(opt, out / OPTIMIZER)
+    meta["prior"] = "hebo+ (PFNs4BO): Matern-3/2 ARD GP, see asktell.surrogates.pfn.prior"
     meta["train"] = {k: v for k, v in vars(tcfg).items()}
     meta["device"] = device
     start, window, last_save = time.perf_counter(), [], int(meta["step"])

@@ -1,0 +1,237 @@
+"""Neural-network surrogates against `gp` and random search, plus suggestion times.
+
+Problems where a stationary GP tends to struggle (all minimized, regret reported):
+- `nonstationary-4d`: separable, sum_i x_i^2 + 0.5 sin(10 pi x_i^3) on [0, 1]^4, whose
+  wiggles get faster as x_i grows;
+- `branin-in-30d`: Branin on 2 of 30 dimensions, the rest ignored;
+- `ellipsoid-50d`: BBOB-style separable ellipsoid (conditioning 1e6) with a seeded optimum.
+
+Each run starts with `--init` Sobol points, then asks batches of `--batch` points
+(pending-aware) until `--budget` evaluations. The timing part fits every strategy
+on `n` random points of a 10-d problem and times one q=1 suggestion.
+
+Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, small budgets),
+`python bench/bnn_suite.py --timing-only`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Fn = Callable[[np.ndarray], float]
+
+STRATEGIES = ["random", "gp", "ibnn", "bnn-ensemble", "dkl", "bnn-hmc"]
+FAST = {"num_restarts": 2, "raw_samples": 128, "maxiter": 50, "timeout_sec": 5.0}
+OPTIONS: dict[str, dict[str, Any]] = {
+    "random": {},
+    "gp": FAST,
+    "ibnn": {**FAST, "time_budget_sec": 10.0},
+    "bnn-ensemble": {**FAST, "time_budget_sec": 10.0},
+    "dkl": {**FAST, "time_budget_sec": 10.0},
+    "bnn-hmc": {**FAST, "time_budget_sec": 15.0},
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    d: int
+    fn: Callable[[int], tuple[Fn, float]]  # seed -> (f on [0,1]^d, optimum value)
+
+
+def _nonstationary(seed: int) -> tuple[Fn, float]:
+    def g(t: np.ndarray) -> np.ndarray:
+        return t**2 + 0.5 * np.sin(10 * math.pi * t**3)
+
+    best = float(g(np.linspace(0, 1, 200_001)).min())
+    return (lambda x: float(g(x).sum())), 4 * best
+
+
+def _branin_in_30d(seed: int) -> tuple[Fn, float]:
+    dims = np.random.default_rng(seed).choice(30, 2, replace=False)
+
+    def f(x: np.ndarray) -> float:
+        x1, x2 = 15 * x[dims[0]] - 5, 15 * x[dims[1]]
+        b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+        return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+    return f, 0.397887
+
+
+def _ellipsoid_50d(seed: int) -> tuple[Fn, float]:
+    d = 50
+    x_opt = np.random.default_rng(seed).uniform(-4, 4, d)
+    weights = 10 ** (6 * np.arange(d) / (d - 1))
+
+    def f(x: np.ndarray) -> float:
+        z = 10 * x - 5 - x_opt
+        return float((weights * z**2).sum())
+
+    return f, 0.0
+
+
+PROBLEMS = [
+    Problem("nonstationary-4d", 4, _nonstationary),
+    Problem("branin-in-30d", 30, _branin_in_30d),
+    Problem("ellipsoid-50d", 50, _ellipsoid_50d),
+]
+
+
+def _snapshot(d: int, X: list[np.ndarray], y: list[float], seed: int):
+    from asktell.core.snapshots import StudySnapshot, TrialRecord
+    from asktell.core.space import SearchSpace
+    from asktell.core.states import TrialState
+    from asktell_client.types import FloatParam, ObjectiveSpec, StudySettings
+
+    space = SearchSpace([FloatParam(name=f"x{i}", low=0.0, high=1.0) for i in range(d)])
+    completed = [
+        TrialRecord(i, TrialState.completed, {f"x{j}": float(v) for j, v in enumerate(x)}, {"f": f})
+        for i, (x, f) in enumerate(zip(X, y, strict=True))
+    ]
+    return StudySnapshot(
+        study_id=1,
+        space=space,
+        objectives=[ObjectiveSpec(name="f", direction="minimize")],
+        constraints=[],
+        settings=StudySettings(seed=seed),
+        completed=completed,
+        pending=[],
+        failed=[],
+    )
+
+
+def run_one(problem: str, strategy: str, seed: int, budget: int, init: int, batch: int) -> dict:
+    """One optimization run; returns the regret trace and the time spent suggesting."""
+    import torch
+
+    from asktell.strategies.registry import get_strategy
+    from asktell.strategies.sobol import sobol_points
+
+    torch.set_num_threads(1)
+    p = next(q for q in PROBLEMS if q.name == problem)
+    f, f_opt = p.fn(seed)
+    X = list(sobol_points(p.d, seed, 0, init))
+    y = [f(x) for x in X]
+    algo = get_strategy(strategy)(dict(OPTIONS[strategy]))
+    state, seconds, fallbacks = None, 0.0, 0
+    while len(y) < budget:
+        snap = _snapshot(p.d, X, y, seed)
+        t0 = time.perf_counter()
+        proposal = algo.suggest(snap, min(batch, budget - len(y)), state)
+        seconds += time.perf_counter() - t0
+        state = proposal.state
+        fallbacks += sum(s == "sobol" for s in proposal.strategies or [])
+        for point in proposal.points:
+            x = np.array([point[f"x{i}"] for i in range(p.d)])
+            X.append(x)
+            y.append(f(x))
+    regret = np.minimum.accumulate(np.array(y) - f_opt)
+    return {
+        "problem": problem,
+        "strategy": strategy,
+        "seed": seed,
+        "regret": regret.tolist(),
+        "suggest_seconds": seconds,
+        "fallback_points": fallbacks,
+    }
+
+
+def time_one(strategy: str, n: int, d: int = 10) -> dict:
+    """Time one q=1 suggestion with `n` completed random points (Ackley-like, d=10)."""
+    import torch
+
+    from asktell.strategies.registry import get_strategy
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = list(rng.random((n, d)))
+    y = [float(np.sum((x - 0.3) ** 2) + 0.1 * np.sin(20 * x).sum()) for x in X]
+    options = {k: v for k, v in OPTIONS[strategy].items() if k != "time_budget_sec"}
+    algo = get_strategy(strategy)(options)
+    t0 = time.perf_counter()
+    proposal = algo.suggest(_snapshot(d, X, y, 0), 1, None)
+    info = proposal.info
+    keep = ("fit_seconds", "acquisition_seconds", "epochs", "draws", "train_steps", "fallback")
+    return {
+        "strategy": strategy,
+        "n": n,
+        "seconds": time.perf_counter() - t0,
+        **{k: info[k] for k in keep if k in info},
+    }
+
+
+def _table(runs: list[dict]) -> list[str]:
+    lines = [
+        "| problem | " + " | ".join(STRATEGIES) + " |",
+        "|---" * (len(STRATEGIES) + 1) + "|",
+    ]
+    for p in PROBLEMS:
+        cells = []
+        for s in STRATEGIES:
+            rs = [r for r in runs if r["problem"] == p.name and r["strategy"] == s]
+            if not rs:
+                cells.append("-")
+                continue
+            final = np.array([max(r["regret"][-1], 1e-8) for r in rs])
+            secs = np.mean([r["suggest_seconds"] for r in rs])
+            cells.append(f"{np.median(np.log10(final)):.2f} ({secs:.0f} s)")
+        lines.append(f"| {p.name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 seeds, budget 30")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=60)
+    parser.add_argument("--init", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--strategies", nargs="*", default=STRATEGIES)
+    parser.add_argument("--timing-n", type=int, nargs="*", default=[100, 500])
+    parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--out", default=None, help="write the raw results as JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.budget = 3, 30
+    runs: list[dict] = []
+    timings: list[dict] = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        if not args.timing_only:
+            jobs = [
+                pool.submit(run_one, p.name, s, seed, args.budget, args.init, args.batch)
+                for p in PROBLEMS
+                for s in args.strategies
+                for seed in range(args.seeds)
+            ]
+            runs = [j.result() for j in jobs]
+        if not args.no_timing:
+            jobs = [
+                pool.submit(time_one, s, n)
+                for n in args.timing_n
+                for s in args.strategies
+                if s != "random"
+            ]
+            timings = [j.result() for j in jobs]
+    if runs:
+        print("median log10 final regret (mean suggestion time per run)")
+        print("\n".join(_table(runs)))
+    for t in timings:
+        print(json.dumps(t))
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"args": vars(args), "runs": runs, "timings": timings}, fh)
+
+
+if __name__ == "__main__":
+    main()
