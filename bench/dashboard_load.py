@@ -156,6 +156,15 @@ def measure_api(base: str, sid: int) -> list[dict]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
 def open_study(browser, base: str, sid: int) -> tuple[object, float, int]:
     """Open the study page; seconds until history, EDF and table are drawn, and JSON bytes."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -174,7 +183,7 @@ def open_study(browser, base: str, sid: int) -> tuple[object, float, int]:
     return page, time.perf_counter() - t, sum(api_bytes)
 
 
-def measure_page(base: str, sid: int, shots: Path | None) -> dict | None:
+def measure_page(base: str, sid: int, shots: Path | None, server_pid: int) -> dict | None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     try:
         from playwright.sync_api import sync_playwright
@@ -186,9 +195,13 @@ def measure_page(base: str, sid: int, shots: Path | None) -> dict | None:
     httpx.get(f"{base}/v1/dashboard/me", timeout=30)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        cpu = cpu_seconds(server_pid)
         page, cold, cold_bytes = open_study(browser, base, sid)
+        cold_cpu = cpu_seconds(server_pid) - cpu
         page.close()
+        cpu = cpu_seconds(server_pid)
         page, warm, warm_bytes = open_study(browser, base, sid)
+        warm_cpu = cpu_seconds(server_pid) - cpu
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shots / "bench-study-100k.png"))
@@ -224,8 +237,10 @@ def measure_page(base: str, sid: int, shots: Path | None) -> dict | None:
         return {
             "cold_load_s": cold,
             "cold_api_bytes": cold_bytes,
+            "cold_server_cpu_s": cold_cpu,
             "warm_load_s": warm,
             "warm_api_bytes": warm_bytes,
+            "warm_server_cpu_s": warm_cpu,
             "tell_visible_s": live,
             "next_page_s": paged,
             "params_tab_s": params_tab,
@@ -268,7 +283,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        page = None if args.no_browser else measure_page(base, sid, args.screenshots)
+        page = None if args.no_browser else measure_page(base, sid, args.screenshots, server.pid)
         api = measure_api(base, sid)
     finally:
         server.terminate()
@@ -286,7 +301,9 @@ def main() -> None:
         print(
             f"study page until history, EDF and table are drawn: {page['cold_load_s']:.2f}s "
             f"with the study's columns not yet cached ({page['cold_api_bytes'] / 1024:.0f} KiB "
-            f"of JSON), {page['warm_load_s']:.2f}s cached ({page['warm_api_bytes'] / 1024:.0f} KiB)"
+            f"of JSON, {page['cold_server_cpu_s']:.2f}s of server CPU), {page['warm_load_s']:.2f}s "
+            f"cached ({page['warm_api_bytes'] / 1024:.0f} KiB, "
+            f"{page['warm_server_cpu_s']:.2f}s of server CPU)"
         )
         print(
             f"a tell shows in the open page after {page['tell_visible_s']:.2f}s; next table page "

@@ -101,6 +101,7 @@ def run_job(job: Job) -> RunRecord:
     problem = PROBLEMS[job.problem]
     record = RunRecord(job.problem, job.method, job.seed, job.budget, job.mode)
     start = time.perf_counter()
+    instance = None
     try:
         instance = problem.instance(job.seed)
         optimizer = method_by_name(job.method).make(problem, job.seed, job.budget, job.base_url)
@@ -111,16 +112,16 @@ def run_job(job: Job) -> RunRecord:
                 t1 = time.perf_counter()
                 values = instance.evaluate(params)
                 t2 = time.perf_counter()
+                record.values.append(values)
                 optimizer.tell(values)
                 record.ask_seconds += (t1 - t0) + (time.perf_counter() - t2)
                 record.eval_seconds += t2 - t1
-                record.values.append(values)
         finally:
             optimizer.close()
         record.losses = [float(x) for x in instance.trace(record.values)]
     except Exception:
         record.error = traceback.format_exc(limit=8)
-        if record.values:
+        if instance is not None and record.values:
             record.losses = [float(x) for x in instance.trace(record.values)]
     record.wall_seconds = time.perf_counter() - start
     return record
@@ -153,9 +154,14 @@ def run_jobs(
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        futures = [pool.submit(run_job, job) for job in ordered]
+        futures = {pool.submit(run_job, job): job for job in ordered}
         for future in as_completed(futures):
-            record = future.result()
+            try:
+                record = future.result()
+            except Exception as exc:
+                job = futures[future]
+                record = RunRecord(job.problem, job.method, job.seed, job.budget, job.mode)
+                record.error = f"worker process failed: {exc!r}"
             if on_done:
                 on_done(record)
             yield record

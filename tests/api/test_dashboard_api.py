@@ -127,6 +127,17 @@ def test_summary_and_history_follow_new_trials(http, make_study):
     h = get(http, f"{D}/studies/{sid}/history")
     assert h["ids"][-1] == trial["id"] and h["best_values"][-1] == 0.5
 
+    # trials open when the columns were cached, told afterwards, in any order
+    first, second, third = ask(http, sid, 3)
+    assert len(get(http, f"{D}/studies/{sid}/history")["ids"]) == 6
+    http.post(f"/v1/trials/{third['id']}:tell", json={"values": {"value": 0.25}})
+    http.post(f"/v1/trials/{first['id']}:tell", json={"state": "failed", "reason": "x"})
+    assert get(http, f"{D}/studies/{sid}/history")["ids"][-1] == third["id"]
+    http.post(f"/v1/trials/{second['id']}:tell", json={"values": {"value": 9.0}})
+    h = get(http, f"{D}/studies/{sid}/history")
+    assert h["ids"][-2:] == [second["id"], third["id"]] and h["total"] == 8
+    assert get(http, f"{D}/studies/{sid}")["best"]["id"] == third["id"]
+
 
 def test_history_downsamples_and_keeps_every_improvement(http, make_study, db_url):
     study = make_study()

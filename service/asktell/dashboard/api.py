@@ -90,7 +90,7 @@ def _study_item(session: Session, row: StudyRow, stats: q.Stats) -> dict:
         "completed": completed,
         "best": best[0],
         "best_trial_id": best[1],
-        "last_activity": q.last_activity(session, row, stamp),
+        "last_activity": q.last_activity(session, row, stats),
         "stamp": stamp,
     }
 
@@ -98,7 +98,7 @@ def _study_item(session: Session, row: StudyRow, stats: q.Stats) -> dict:
 def _best_of(session: Session, row: StudyRow, stats: q.Stats) -> tuple[float | None, int | None]:
     """Best value of the first objective and its trial: from the cached columns on big studies."""
     if stats.completed[0] > BIG_STUDY:
-        data = load_study_data(session, row, stats.completed)
+        data = load_study_data(session, row, stats)
         i = _best_index(data)
         return (None, None) if i is None else (float(data.objectives[i, 0]), int(data.ids[i]))
     found = repo.best_trials(session, study=row)
@@ -133,7 +133,7 @@ def study_summary(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Resp
         row = study_of(session, caller, study_id)
         stats = q.study_stats(session, [row.id])[row.id]
         counts, stamp = stats.counts, stats.stamp
-        data = load_study_data(session, row, stats.completed)
+        data = load_study_data(session, row, stats)
         best = _best_trial(session, data)
         content = {
             "id": row.id,
@@ -148,7 +148,7 @@ def study_summary(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Resp
             "constraints": row.spec.get("constraints", []),
             "created_at": row.created_at,
             "updated_at": row.updated_at,
-            "last_activity": q.last_activity(session, row, stamp),
+            "last_activity": q.last_activity(session, row, stats),
             "counts": counts,
             "trials": sum(counts.values()),
             "stamp": stamp,
@@ -194,7 +194,7 @@ def trials(
     """One page of the trials table: sorted, filtered and counted on the server."""
     with ctx.db.read() as session:
         study = study_of(session, caller, study_id)
-        stamp = q.study_stats(session, [study.id])[study.id].stamp
+        stats = q.study_stats(session, [study.id])[study.id]
         where = q.TrialFilter(
             states=[s.value for s in state] if state else None,
             strategy=strategy,
@@ -203,6 +203,7 @@ def trials(
         total, rows = q.trials_page(
             session,
             study,
+            stats,
             where=where,
             sort=sort,
             descending=order == "desc",
@@ -211,7 +212,7 @@ def trials(
         )
         items = [_trial_item(r) for r in rows]
     content = {"total": total, "offset": offset, "limit": limit, "items": items}
-    return stamped(content, stamp)
+    return stamped(content, stats.stamp)
 
 
 def _trial_item(r: TrialRow) -> dict:
@@ -240,8 +241,8 @@ def timeline(
     """The latest trials per evaluator: when each ran and how it ended."""
     with ctx.db.read() as session:
         study_of(session, caller, study_id)
-        stamp = q.study_stats(session, [study_id])[study_id].stamp
-        rows = q.timeline_rows(session, study_id, limit)
+        stats = q.study_stats(session, [study_id])[study_id]
+        rows = q.timeline_rows(session, study_id, stats, limit)
     evaluators: dict[str, int] = {}
     keys = ("id", "evaluator", "state", "strategy", "start", "end")
     cols: dict[str, list] = {k: [] for k in keys}
@@ -254,7 +255,7 @@ def timeline(
         end = finished or (beat if state == "stale" else None)
         cols["end"].append(_epoch(end) if end else None)
     content = {"now": _epoch(utcnow()), "evaluators": list(evaluators), "trials": cols}
-    return stamped(content, stamp)
+    return stamped(content, stats.stamp)
 
 
 def _epoch(t: datetime) -> float:

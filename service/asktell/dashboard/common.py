@@ -54,7 +54,7 @@ def load(ctx, caller, study_id: int, *, params: bool = False) -> Loaded:
     with ctx.db.read() as session:
         study = study_of(session, caller, study_id)
         stats = q.study_stats(session, [study.id])[study.id]
-        data = load_study_data(session, study, stats.completed)
+        data = load_study_data(session, study, stats)
         X = param_matrix(session, data) if params else None
         return Loaded(study, data, stats.stamp, X)
 

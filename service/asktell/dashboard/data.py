@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from asktell.core.study import StudyDefinition
+from asktell.dashboard.queries import Stats, study_stats
 from asktell.db import repository as repo
 from asktell.db.models import StudyRow, TrialRow
 from asktell_client.types import CategoricalParam, FixedParam, Param
@@ -28,7 +29,6 @@ from asktell_client.types import CategoricalParam, FixedParam, Param
 __all__ = [
     "MAX_PARAMS",
     "StudyData",
-    "completed_stamp",
     "load_study_data",
     "param_matrix",
     "plotted_params",
@@ -42,6 +42,8 @@ _MAX_CELLS = 25_000_000
 """Numbers kept over all cached studies (8 bytes each); the least recently used go first."""
 _FULL_LOAD_ABOVE = 2000
 _CHUNK = 500
+_MAX_WATCHED = 5000
+MAY_COMPLETE = ["pending", "running", "stale"]
 
 Stamp = tuple[int, int]
 
@@ -62,6 +64,8 @@ class StudyData:
     strategy: np.ndarray
     strategy_names: tuple[str, ...]
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    seen_max: int = 0
+    open_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def empty(cls, study_id: int, created_at: datetime, definition: StudyDefinition) -> StudyData:
@@ -103,17 +107,6 @@ def plotted_params(definition: StudyDefinition) -> list[Param]:
     return [p for p in definition.space.params if not isinstance(p, FixedParam)][:MAX_PARAMS]
 
 
-def completed_stamp(session: Session, study_id: int) -> Stamp:
-    """(count, max id) of the completed trials: completed is final and ids only grow, so
-    this changes whenever the set does."""
-    n, top = session.execute(
-        select(func.count(), func.max(TrialRow.id)).where(
-            TrialRow.study_id == study_id, TrialRow.state == "completed"
-        )
-    ).one()
-    return int(n or 0), int(top or 0)
-
-
 _entries: OrderedDict[int, StudyData] = OrderedDict()
 _locks: dict[int, threading.Lock] = {}
 _registry_lock = threading.Lock()
@@ -152,23 +145,23 @@ def _trim() -> None:
         _entries.popitem(last=False)
 
 
-def load_study_data(session: Session, study: StudyRow, stamp: Stamp | None = None) -> StudyData:
+def load_study_data(session: Session, study: StudyRow, stats: Stats | None = None) -> StudyData:
     """The study's completed-trial columns, read from the database only where they changed.
 
-    `stamp` is the study's completed stamp when the caller already has it.
+    `stats` are the study's counts when the caller already read them in this transaction.
     """
-    stamp = stamp if stamp is not None else completed_stamp(session, study.id)
-    found = _cached(study, stamp)
+    stats = stats or study_stats(session, [study.id])[study.id]
+    found = _cached(study, stats.completed)
     if found is not None:
         return found
     with _lock_for(study.id):
-        found = _cached(study, stamp)
+        found = _cached(study, stats.completed)
         if found is not None:
             return found
         entry = _cached(study, None) or StudyData.empty(
             study.id, study.created_at, repo.definition_of(study)
         )
-        entry = _refresh(session, entry)
+        entry = _refresh(session, entry, stats)
         _publish(entry)
         return entry
 
@@ -240,9 +233,60 @@ def _conn(session: Session):
     return session.connection()
 
 
-def _refresh(session: Session, entry: StudyData) -> StudyData:
+def _refresh(session: Session, entry: StudyData, stats: Stats) -> StudyData:
+    """Bring a snapshot up to date: read only trials that completed since it was taken."""
+    # what may complete later: the trials open now and those created after now
+    open_now = np.fromiter(
+        _conn(session).scalars(
+            select(TrialRow.id).where(
+                TrialRow.study_id == entry.study_id, TrialRow.state.in_(MAY_COMPLETE)
+            )
+        ),
+        dtype=np.int64,
+    )
+    watch = {"seen_max": stats.max_id, "open_ids": open_now}
     if entry.n == 0:
-        return _merge(entry, _read_metrics(session, entry), keep_columns=False)
+        return replace(_full(session, entry), **watch)
+    new = _newly_completed(session, entry)
+    if new is None or entry.n + new.size != stats.completed[0]:
+        new = _completed_diff(session, entry)
+        if new is None:
+            return replace(_full(session, entry), **watch)
+    if new.size == 0:
+        return replace(entry, stamp=_stamp_of(entry.ids), **watch)
+    if new.size > _FULL_LOAD_ABOVE:
+        return replace(_full(session, entry), **watch)
+    rows = []
+    base = select(TrialRow.id, TrialRow.strategy, TrialRow.values, TrialRow.params)
+    for start in range(0, new.size, _CHUNK):
+        chunk = new[start : start + _CHUNK].tolist()
+        rows.extend(_conn(session).execute(base.where(TrialRow.id.in_(chunk))))
+    return replace(_merge(entry, _parse_rows(entry, rows), keep_columns=True), **watch)
+
+
+def _full(session: Session, entry: StudyData) -> StudyData:
+    fresh = StudyData.empty(entry.study_id, entry.created_at, entry.definition)
+    return _merge(fresh, _read_metrics(session, fresh), keep_columns=False)
+
+
+def _newly_completed(session: Session, entry: StudyData) -> np.ndarray | None:
+    """Completed trials among those open or not yet created when the snapshot was taken
+    (completed is final, ids only grow); None when too many were open to ask cheaply."""
+    if entry.open_ids.size > _MAX_WATCHED:
+        return None
+    base = select(TrialRow.id).where(
+        TrialRow.study_id == entry.study_id, TrialRow.state == "completed"
+    )
+    found = list(_conn(session).scalars(base.where(TrialRow.id > entry.seen_max)))
+    for start in range(0, entry.open_ids.size, _CHUNK):
+        chunk = entry.open_ids[start : start + _CHUNK].tolist()
+        found.extend(_conn(session).scalars(base.where(TrialRow.id.in_(chunk))))
+    ids = np.unique(np.array(found, dtype=np.int64))
+    return ids[~np.isin(ids, entry.ids, assume_unique=True)]
+
+
+def _completed_diff(session: Session, entry: StudyData) -> np.ndarray | None:
+    """Every completed id compared with the snapshot's; None when some have gone."""
     ids = np.fromiter(
         _conn(session).scalars(
             select(TrialRow.id)
@@ -252,19 +296,8 @@ def _refresh(session: Session, entry: StudyData) -> StudyData:
         dtype=np.int64,
     )
     if not np.isin(entry.ids, ids, assume_unique=True).all():
-        entry = StudyData.empty(entry.study_id, entry.created_at, entry.definition)
-        return _merge(entry, _read_metrics(session, entry), keep_columns=False)
-    new = ids[~np.isin(ids, entry.ids, assume_unique=True)]
-    if new.size == 0:
-        return replace(entry, stamp=_stamp_of(entry.ids))
-    if new.size > _FULL_LOAD_ABOVE:
-        return _merge(entry, _read_metrics(session, entry), keep_columns=False)
-    rows = []
-    base = select(TrialRow.id, TrialRow.strategy, TrialRow.values, TrialRow.params)
-    for start in range(0, new.size, _CHUNK):
-        chunk = new[start : start + _CHUNK].tolist()
-        rows.extend(_conn(session).execute(base.where(TrialRow.id.in_(chunk))))
-    return _merge(entry, _parse_rows(entry, rows), keep_columns=True)
+        return None
+    return ids[~np.isin(ids, entry.ids, assume_unique=True)]
 
 
 @dataclass

@@ -229,7 +229,8 @@ def predict(model: Model, X: Tensor) -> tuple[Tensor, Tensor]:
     with torch.no_grad():
         if isinstance(model, MLPEnsembleModel):
             posterior = model.posterior(X)
-            var = posterior.variance + model.noise_var * model.y_std**2
+            spread = torch.nan_to_num(posterior.variance, nan=0.0)  # NaN for one member
+            var = spread + model.noise_var * model.y_std**2
             return posterior.mean, var
         posterior = model.posterior(X, observation_noise=True)
         return posterior.mean, posterior.variance

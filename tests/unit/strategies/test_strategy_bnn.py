@@ -111,7 +111,7 @@ def test_tiny_time_budget_still_returns_valid_points(name, options):
     elapsed = time.perf_counter() - t0
     check_proposal(snapshot, proposal, 2)
     assert proposal.strategies == [name, name]
-    assert elapsed < 15.0  # generous: the machine running the tests may be shared
+    assert elapsed < 20.0  # generous: the machine running the tests may be shared
 
 
 def test_ensemble_suggests_near_the_optimum_of_a_bowl():
