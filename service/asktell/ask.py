@@ -64,6 +64,13 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     if study.state != StudyState.running.value:
         raise Conflict(f"study is {study.state}", field="state", code=f"study_{study.state}")
     definition = repo.definition_of(study)
+    if definition.settings.budget is not None:
+        # Budgeted asks take turns, so two of them never promise the same last trials.
+        # NO KEY UPDATE: compatible with the KEY SHARE locks that inserts referencing the
+        # study take, which plain FOR UPDATE would turn into deadlocks.
+        session.execute(
+            select(StudyRow.id).where(StudyRow.id == study.id).with_for_update(key_share=True)
+        )
 
     op_id = None
     if req.request_id is not None:
@@ -360,8 +367,14 @@ def _replay(session: Session, *, study_id: int, request_id: str) -> AskOutcome:
 def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: int) -> int:
     if budget is None:
         return n
-    used = budget_used(session, study_id=study.id)
-    left = budget - used
+    waiting = select(OperationRow.id).where(
+        OperationRow.study_id == study.id, OperationRow.state == OperationState.waiting.value
+    )
+    promised = session.scalar(
+        select(func.coalesce(func.sum(OperationRow.count), 0)).where(OperationRow.id.in_(waiting))
+    )
+    delivered = session.scalar(select(func.count()).where(TrialRow.operation_id.in_(waiting)))
+    left = budget - budget_used(session, study_id=study.id) - (int(promised) - int(delivered))
     if left <= 0:
         raise Conflict(f"the study's budget of {budget} trials is used up", code="budget_exhausted")
     return min(n, left)

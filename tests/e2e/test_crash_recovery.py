@@ -18,9 +18,6 @@ ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"]
 BUDGET = 16
 EVALUATORS = 4
 RUN_TIMEOUT = 120.0
-# Parallel asks can overrun a budget without any crash; test_parallel.py checks the budget
-# exactly, so here it only has to be used up.
-EXACT_BUDGET = False
 
 
 @pytest.mark.parametrize("database_url", ENGINES, indirect=True)
@@ -56,7 +53,6 @@ def test_server_sigkill_loses_no_acknowledged_tell(cluster: Cluster, database_ur
         ledger,
         budget=BUDGET,
         evaluators=EVALUATORS,
-        exact_budget=EXACT_BUDGET,
     )
 
 
@@ -121,7 +117,6 @@ def test_worker_sigkill_job_is_redone(cluster: Cluster, database_url: str) -> No
             ledger,
             budget=BUDGET,
             evaluators=EVALUATORS,
-            exact_budget=EXACT_BUDGET,
         )
         job_id = killed.id
         redone = probe.job(job_id)

@@ -276,13 +276,9 @@ def check_study_outcome(
     *,
     budget: int,
     evaluators: int,
-    exact_budget: bool = True,
 ) -> None:
     """Every acknowledged tell is stored as told; the budget is used up by exactly those trials;
-    no trial went to two evaluators; no point was open twice; no answer was a 5xx.
-
-    With `exact_budget=False` the study may overrun its budget (that race has its own test).
-    """
+    no trial went to two evaluators; no point was open twice; no answer was a 5xx."""
     assert not ledger.errors, f"evaluators failed: {ledger.errors}"
     assert not ledger.server_errors, f"the server answered 5xx: {ledger.server_errors}"
     assert not ledger.handed_twice, f"trials handed out twice: {ledger.handed_twice}"
@@ -304,10 +300,7 @@ def check_study_outcome(
     )
     states = {tid: t.state.value for tid, t in trials.items() if tid not in completed}
     assert not states, f"trials left unfinished: {states}"
-    if exact_budget:
-        assert len(completed) == budget, f"{len(completed)} completed trials, budget {budget}"
-    else:
-        assert len(completed) >= budget, f"{len(completed)} completed trials, budget {budget}"
+    assert len(completed) == budget, f"{len(completed)} completed trials, budget {budget}"
 
     moved = {
         tid: (params, trials[tid].params)
