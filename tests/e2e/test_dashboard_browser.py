@@ -319,6 +319,7 @@ def test_actions_in_open_mode(browser, server):
     page.click("#study-actions button[data-action=resume]")
     wait_text(page, "#study-state", "t => t === 'running'")
 
+    page.wait_for_function("document.querySelectorAll('#strategy-select option').length > 2")
     options = page.locator("#strategy-select option").all_inner_texts()
     target = next(name for name in options if name not in ("random", "auto"))
     page.select_option("#strategy-select", target)

@@ -68,7 +68,7 @@ _CLASSES: dict[str, type] = {
 class CMAESConfig(StrategyConfig):
     """Options of `cma-es` (lengths in cube units)."""
 
-    sigma0: float = Field(0.25, gt=0, le=1, description="initial step size")
+    sigma0: float = Field(1 / 6, gt=0, le=1, description="initial step size: a sixth of each range")
     population_size: int | None = Field(
         None, ge=2, le=100_000, description="default 4 + 3 ln d; at least the first batch"
     )

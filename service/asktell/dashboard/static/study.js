@@ -432,6 +432,8 @@ function short(id) {
 
 async function loadStrategies() {
   const sel = $("#strategy-select");
+  const current = S.summary.strategy.name;
+  if (!S.strategies) sel.replaceChildren(html("option", { value: current }, current));
   try {
     S.strategies = S.strategies || (await api("/v1/strategies"));
   } catch {
