@@ -103,6 +103,10 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _cpu() -> str:
     model = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -114,7 +118,8 @@ def _cpu() -> str:
 
 
 def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) -> list[str]:
-    command = "python -m bench.quality " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    argv = sys.argv[1:] if args.argv is None else args.argv
+    command = "python -m bench.quality " + " ".join(shlex.quote(a) for a in argv)
     budgets = (
         f"{args.budget} evaluations per run (overridden)"
         if args.budget
@@ -126,7 +131,7 @@ def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) ->
         "",
         f"- Date: {dt.datetime.now().isoformat(timespec='minutes')}; wall time "
         f"{wall / 60:.1f} min with {workers} worker process(es), one torch thread each.",
-        f"- Machine: {_cpu()}; load average at start {load}.",
+        f"- Machine: {_cpu()}; load average (1, 5, 15 min) at start {load}, at the end {_load()}.",
         f"- Versions: {_versions()}.",
         f"- asktell strategies ({mode}): {', '.join(strategies) or 'none'}; "
         f"baselines: {', '.join(baselines) or 'none'}.",
@@ -135,7 +140,19 @@ def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) ->
         "- Loss: log10 simple regret (floored at 1e-8); constrained: best feasible value "
         "(`none` = no feasible point, ranked last); multi-objective: hypervolume "
         "(reference point (18, 6)); HPO: best 3-fold CV log loss.",
+        "- Baselines: Optuna samplers with their defaults and `seed` (`optuna-tpe` is the "
+        "default, multivariate TPE; `optuna-tpe-indep` sets `multivariate=False`; "
+        "`optuna-gp` sets `deterministic_objective=True`); constraints go to "
+        "`constraints_func` (TPE, GP), CMA-ES is told f + 1e6 * total violation and sits out "
+        "multi-objective problems; `ax` is Ax's `Client(random_seed=seed)` with its default "
+        "generation strategy, constraints as outcome constraints and the reference point as "
+        "objective thresholds.",
     ]
+    if args.quick and not args.problems:
+        lines.append(
+            "- Quick mode: only 2-d problems (two BBOB functions, Branin, BraninCurrin) and "
+            f"{QUICK_SEEDS} seeds; no constrained, 5/10-d or HPO problem."
+        )
     if skipped:
         lines.append(f"- Left out: {'; '.join(skipped)}.")
     return lines
@@ -143,6 +160,7 @@ def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    args.argv = None if argv is None else list(argv)
     if args.list:
         for p in PROBLEMS.values():
             print(f"{p.name:18s} {p.group:16s} d={p.dim:<3d} budget={p.budget}")
@@ -165,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = {r.key(): r for r in load_records(runs_path)} if args.resume else {}
     if not args.resume:
         runs_path.write_text("")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = _load()
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         base_url = None

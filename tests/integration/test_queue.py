@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from asktell.db.models import JobRow, OperationRow, ProjectRow, StudyRow
-from asktell.db.queue import enqueue_job, lease_job, owns_lease
+from asktell.db.queue import enqueue_job, enqueue_surrogate, lease_job, owns_lease
 from asktell.db.session import Database
 
 
@@ -46,6 +46,27 @@ def test_enqueue_merges_per_study(db):
     with db.read() as session:
         jobs = list(session.scalars(select(JobRow.study_id).where(JobRow.state == "queued")))
     assert sorted(jobs) == sorted([a, b])
+
+
+def test_surrogate_jobs_merge_apart_from_suggestion_jobs(db):
+    (a,) = _studies(db, 1)
+    with db.write() as session:
+        suggest = enqueue_job(session, study_id=a)
+        assert enqueue_job(session, study_id=a) is None
+        first = enqueue_surrogate(session, study_id=a, param="x")
+        again = enqueue_surrogate(session, study_id=a, param="y")
+        enqueue_surrogate(session, study_id=a, param="x")
+    assert suggest is not None and first == again != suggest
+    with db.read() as session:
+        job = session.get(JobRow, first)
+        assert job.kind == "surrogate" and job.params == {"params": ["x", "y"]}
+    with db.write() as session:
+        leased = lease_job(session, worker_id="w1", lease_seconds=30)
+    with db.write() as session:  # another kind of job of the study may run alongside
+        other = lease_job(session, worker_id="w2", lease_seconds=30)
+    assert {leased.id, other.id} == {suggest, first}
+    with db.write() as session:
+        assert enqueue_surrogate(session, study_id=a, param="z") not in (suggest, first)
 
 
 def test_one_leased_job_per_study(db):

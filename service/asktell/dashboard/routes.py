@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from asktell.core.errors import NotFound
 from asktell.dashboard.api import router as api_router
 from asktell.dashboard.plots import router as plots_router
+from asktell.dashboard.surrogate import router as surrogate_router
 
 STATIC = Path(__file__).parent / "static"
 
@@ -34,3 +35,4 @@ def dashboard_static(name: str) -> FileResponse:
 router.include_router(pages)
 router.include_router(api_router)
 router.include_router(plots_router)
+router.include_router(surrogate_router)

@@ -178,13 +178,16 @@ QUEUED_SQL = "state = 'queued'"
 
 
 class JobRow(Base):
-    """A suggestion job. At most one queued job per study, so concurrent asks merge."""
+    """A job for the workers: `kind` "suggest" (points for asks) or "surrogate" (a model
+    slice for the dashboard, with its request in `params` and its answer in `result`).
+    At most one queued job per study and kind, so concurrent requests merge."""
 
     __tablename__ = "jobs"
     __table_args__ = (
         Index(
             "uq_jobs_queued_study",
             "study_id",
+            "kind",
             unique=True,
             sqlite_where=text(QUEUED_SQL),
             postgresql_where=text(QUEUED_SQL),
@@ -206,6 +209,8 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     compute_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     strategy: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    params: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
 
 
 class StrategyStateRow(Base):

@@ -1,10 +1,13 @@
-"""The suggestion job queue on the database: enqueue (merged per study), lease, finish.
+"""The job queue on the database: enqueue (merged per study and kind), lease, finish.
+
+Jobs are of two kinds: "suggest" (points for asks) and "surrogate" (a model
+slice for the dashboard, which changes nothing in the study).
 
 Rules on both engines:
-- at most one queued job per study (a partial unique index), so concurrent
-  asks of a study merge into one job;
-- at most one leased, unexpired job per study, so a study's suggestions are
-  computed one batch at a time with every pending point known;
+- at most one queued job per study and kind (a partial unique index), so
+  concurrent asks of a study merge into one job;
+- at most one leased, unexpired job per study and kind, so a study's suggestions
+  are computed one batch at a time with every pending point known;
 - a job whose lease expired (its worker died) is leased again;
 - PostgreSQL leases with FOR UPDATE SKIP LOCKED; SQLite relies on its single
   writer (write transactions begin IMMEDIATE).
@@ -24,6 +27,7 @@ from asktell.db.models import JobRow, OperationRow, WorkerRow, utcnow
 __all__ = [
     "complete_job",
     "enqueue_job",
+    "enqueue_surrogate",
     "extend_lease",
     "fail_job",
     "lease_job",
@@ -37,32 +41,61 @@ JOBS_CHANNEL = "asktell_jobs"
 MAX_ATTEMPTS = 3
 
 
-def enqueue_job(session: Session, *, study_id: int) -> None:
-    """Queue a suggestion job for the study unless one is already queued."""
+def enqueue_job(
+    session: Session, *, study_id: int, kind: str = "suggest", params: dict | None = None
+) -> int | None:
+    """Queue a job of `kind` for the study unless one is already queued (then `params` of
+    the queued one stay). Returns the new job's id, or None when it merged."""
     dialect = session.get_bind().dialect.name
     values = {
         "study_id": study_id,
-        "kind": "suggest",
+        "kind": kind,
         "state": JobState.queued.value,
         "attempts": 0,
         "created_at": utcnow(),
+        "params": params,
     }
     where = text("state = 'queued'")
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(JobRow)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["study_id", "kind"], index_where=where)
+        .returning(JobRow.id)
+    )
+    job_id = session.execute(stmt).scalar()
     if dialect == "postgresql":
-        stmt = (
-            postgresql.insert(JobRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["study_id"], index_where=where)
-        )
-        session.execute(stmt)
         session.execute(text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')"))
-    else:
-        stmt = (
-            sqlite.insert(JobRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["study_id"], index_where=where)
+    return job_id
+
+
+def enqueue_surrogate(session: Session, *, study_id: int, param: str) -> int:
+    """Queue a surrogate job for `param`, or add `param` to the study's queued one.
+
+    The job's `params` are `{"params": [names]}`; its `result` maps each name to its slice.
+    """
+    for _ in range(5):
+        job_id = enqueue_job(
+            session, study_id=study_id, kind="surrogate", params={"params": [param]}
         )
-        session.execute(stmt)
+        if job_id is not None:
+            return job_id
+        job = session.scalar(
+            select(JobRow)
+            .where(
+                JobRow.study_id == study_id,
+                JobRow.kind == "surrogate",
+                JobRow.state == JobState.queued.value,
+            )
+            .with_for_update()
+        )
+        if job is None:  # leased in between: queue a new one
+            continue
+        names = list((job.params or {}).get("params", []))
+        if param not in names:
+            job.params = {"params": [*names, param]}
+        return job.id
+    raise RuntimeError("could not queue a surrogate job")
 
 
 def lease_job(session: Session, *, worker_id: str, lease_seconds: float) -> JobRow | None:
@@ -72,6 +105,7 @@ def lease_job(session: Session, *, worker_id: str, lease_seconds: float) -> JobR
     busy = exists().where(
         other.study_id == JobRow.study_id,
         other.id != JobRow.id,
+        other.kind == JobRow.kind,
         other.state == JobState.leased.value,
         other.lease_expires_at >= now,
     )
@@ -92,6 +126,8 @@ def lease_job(session: Session, *, worker_id: str, lease_seconds: float) -> JobR
         job.state = JobState.failed.value
         job.error = job.error or "too many attempts (workers died or the job kept failing)"
         job.finished_at = now
+        if job.kind != "suggest":
+            return job
         session.execute(
             update(OperationRow)
             .where(
@@ -134,17 +170,17 @@ def complete_job(
     job_id: int,
     compute_seconds: float | None = None,
     strategy: str | None = None,
+    result: dict | None = None,
 ) -> None:
-    session.execute(
-        update(JobRow)
-        .where(JobRow.id == job_id)
-        .values(
-            state=JobState.done.value,
-            finished_at=utcnow(),
-            compute_seconds=compute_seconds,
-            strategy=strategy,
-        )
-    )
+    values = {
+        "state": JobState.done.value,
+        "finished_at": utcnow(),
+        "compute_seconds": compute_seconds,
+        "strategy": strategy,
+    }
+    if result is not None:
+        values["result"] = result
+    session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
 
 def fail_job(session: Session, *, job_id: int, error: str) -> None:

@@ -60,6 +60,7 @@ from torch import Tensor
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
+from asktell.strategies import _explain as ex
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
 from asktell_client.types import Direction
@@ -147,6 +148,19 @@ class TrainingData:
     def feasible(self) -> Tensor:
         """`n`-dim bool tensor: all constraints satisfied."""
         return (self.C <= 0).all(dim=-1)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A snapshot encoded for fitting: all usable trials, the ones to fit on, and whether
+    there are too few (`reason`)."""
+
+    encoder: SpaceEncoder
+    seed: int
+    data: TrainingData
+    fit_data: TrainingData
+    info: dict[str, Any]
+    reason: str | None
 
 
 @dataclass
@@ -463,26 +477,114 @@ class ModelBasedStrategy(Strategy):
         return contextlib.nullcontext()
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        prep = self._prepare(snapshot)
+        encoder, info = prep.encoder, prep.info
+        if prep.reason:
+            info["fallback"] = prep.reason
+            return self._sobol(snapshot, encoder, n, state, info)
+        with manual_seed(prep.seed), self.context():
+            try:
+                return self._suggest(snapshot, encoder, prep.fit_data, n, state, prep.seed, info)
+            except Exception as exc:  # a failing model never fails the ask
+                logger.warning("%s: falling back to Sobol points", self.name, exc_info=True)
+                info["fallback"] = f"{type(exc).__name__}: {exc}"
+                return self._sobol(snapshot, encoder, n, state, info)
+
+    def explain(
+        self, snapshot: StudySnapshot, param: str, state: dict[str, Any] | None, points: int = 64
+    ) -> dict[str, Any]:
+        """The surrogate along `param` through the best completed point (see `_explain`).
+
+        Returns the swept values `x`, the first objective's posterior `mean` and `std` (its
+        own units and direction), the `acquisition` values an ask would maximize there
+        (pending points included), the `best` point and the `observed` trials nearest the
+        slice; or `{"error": reason}` when there is no model to show.
+        """
+        t0 = time.perf_counter()
+        prep = self._prepare(snapshot)
+        encoder, data = prep.encoder, prep.data
+        try:
+            j = ex.check_param(encoder, param)
+        except ex.SliceError as exc:
+            return {"error": str(exc)}
+        if prep.reason:
+            return {"error": f"not enough data for a model: {prep.reason}"}
+        usable = _usable(snapshot)
+        i_best = ex.best_index(data.Y, data.feasible)
+        x_best = data.X[i_best]
+        best_params = usable[i_best].params
+        if param not in best_params:
+            return {"error": f"parameter {param!r} is inactive at the best point"}
+        objective = snapshot.objectives[0]
+        sign = 1.0 if objective.direction == Direction.maximize else -1.0
+        with manual_seed(prep.seed), self.context():
+            fitted = self._fit(snapshot, encoder, prep.fit_data, state)
+            X_baseline = baseline(fitted.model, prep.fit_data, snapshot, self.config.max_baseline)
+            sampler = SobolQMCNormalSampler(torch.Size([self.config.mc_samples]), seed=prep.seed)
+            pending = data.X_pending if len(data.X_pending) else None
+            acq, acq_name = build_acquisition(
+                fitted.model, prep.fit_data, snapshot, X_baseline, pending, sampler
+            )
+            X = ex.slice_grid(encoder, x_best, j, points)
+            mean, std, acq_values = ex.slice_values(fitted.model, acq, X, sign)
+        y = sign * data.Y[:, 0].cpu().numpy()
+        return {
+            "param": param,
+            **ex.param_kind(encoder, param),
+            "objective": objective.name,
+            "direction": objective.direction.value,
+            "x": [p[param] for p in encoder.decode(X.cpu().numpy())],
+            "mean": mean,
+            "std": std,
+            "acquisition": acq_values,
+            "acquisition_name": acq_name,
+            "best": {
+                "trial_id": usable[i_best].id,
+                "x": best_params[param],
+                "value": float(y[i_best]),
+                "feasible": bool(data.feasible[i_best]),
+                "params": best_params,
+            },
+            "observed": ex.observed(
+                data.X, y, [t.id for t in usable], [t.params for t in usable], x_best, j, param
+            ),
+            "n_pending": int(data.X_pending.shape[0]),
+            "model": (fitted.info or {}).get("model", type(fitted.model).__name__),
+            "strategy": self.name,
+            "n_fit": int(prep.fit_data.X.shape[0]),
+            "seconds": round(time.perf_counter() - t0, 4),
+        }
+
+    def _prepare(self, snapshot: StudySnapshot) -> _Prepared:
+        """Encode the trials, check there is enough to fit, and cut the history to size."""
         encoder = SpaceEncoder(snapshot.space)
         seed = ask_seed(snapshot)
         data = training_data(snapshot, encoder, self.device)
         info: dict[str, Any] = {"n_completed": int(data.X.shape[0])}
         reason = self._too_little_data(data, encoder)
         if reason:
-            info["fallback"] = reason
-            return self._sobol(snapshot, encoder, n, state, info)
+            return _Prepared(encoder, seed, data, data, info, reason)
         keep = select_history(data, self.config.max_history, seed)
+        fit_data = data
         if len(keep) < data.X.shape[0]:
             info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
-            data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
+            fit_data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
         info["n_fit"] = len(keep)
-        with manual_seed(seed), self.context():
-            try:
-                return self._suggest(snapshot, encoder, data, n, state, seed, info)
-            except Exception as exc:  # a failing model never fails the ask
-                logger.warning("%s: falling back to Sobol points", self.name, exc_info=True)
-                info["fallback"] = f"{type(exc).__name__}: {exc}"
-                return self._sobol(snapshot, encoder, n, state, info)
+        return _Prepared(encoder, seed, data, fit_data, info, None)
+
+    def _fit(
+        self,
+        snapshot: StudySnapshot,
+        encoder: SpaceEncoder,
+        data: TrainingData,
+        state: dict[str, Any] | None,
+    ) -> FitResult:
+        return self.fit(
+            data,
+            cat_dims=sorted(encoder.categorical_dims),
+            noisy=snapshot.settings.noisy,
+            state=state,
+        )
 
     def _too_little_data(self, data: TrainingData, encoder: SpaceEncoder) -> str | None:
         if encoder.d == 0:
@@ -504,12 +606,7 @@ class ModelBasedStrategy(Strategy):
         info: dict[str, Any],
     ) -> Proposal:
         t0 = time.perf_counter()
-        fitted = self.fit(
-            data,
-            cat_dims=sorted(encoder.categorical_dims),
-            noisy=snapshot.settings.noisy,
-            state=state,
-        )
+        fitted = self._fit(snapshot, encoder, data, state)
         t1 = time.perf_counter()
         optimizer = _CubeOptimizer(encoder, self.config, self.device)
         existing = [t.params for t in snapshot.completed + snapshot.pending]

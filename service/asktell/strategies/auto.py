@@ -149,6 +149,14 @@ class Auto(Strategy):
             info=info,
         )
 
+    def surrogate(self, state: dict[str, Any] | None) -> tuple[ModelBasedStrategy, dict | None]:
+        """The model-based strategy asks use after the warm-up, with its part of `state`."""
+        state = state if state and state.get("version") == STATE_VERSION else None
+        name = "gp"
+        if self.config.select_surrogate:
+            name = ((state or {}).get("surrogate") or {}).get("name", self.config.surrogates[0])
+        return self._model_based(name), (state or {}).get(name)
+
     def _model_based(self, name: str, fit_budget: float | None = None) -> ModelBasedStrategy:
         """The strategy `name` with its options (its fit time capped by `fit_budget`)."""
         options = dict(self.config.surrogate_options.get(name, {}))

@@ -13,6 +13,7 @@ from asktell.db.notify import Hub
 from asktell.db.queue import lease_job, register_worker, touch_worker
 from asktell.db.session import Database
 from asktell.worker.runner import run_job
+from asktell.worker.surrogate_view import run_surrogate_job
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ WORKER_HEARTBEAT_SECONDS = 10.0
 
 
 class Worker:
-    """Leases suggestion jobs from the database until `stop` is set."""
+    """Leases jobs (suggestions, surrogate views) from the database until `stop` is set."""
 
     def __init__(
         self,
@@ -71,9 +72,19 @@ class Worker:
             job = lease_job(session, worker_id=self.id, lease_seconds=self.lease_seconds)
             leased = job is not None and job.state == "leased"
             job_id, study_id = (job.id, job.study_id) if job is not None else (None, None)
+            kind = job.kind if job is not None else None
         if job_id is None:
             return False
-        if leased:
+        if leased and kind == "surrogate":
+            run_surrogate_job(
+                self.db,
+                job_id=job_id,
+                study_id=study_id,
+                worker_id=self.id,
+                device=self.device,
+                lease_seconds=self.lease_seconds,
+            )
+        elif leased:
             run_job(
                 self.db,
                 self.hub,

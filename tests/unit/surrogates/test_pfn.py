@@ -180,3 +180,10 @@ def test_cli_train_writes_a_checkpoint(tmp_path):
     bad = CliRunner().invoke(pfn_app, [*args, "--prior", "nope"])
     assert bad.exit_code != 0
     assert math.isfinite(doc["losses"][-1][1])
+
+
+def test_warm_restart_starts_a_fresh_schedule(trained, tmp_path):
+    _, meta, out = trained
+    model, doc = train(TINY, TrainConfig(steps=5, batch_size=4), tmp_path, init_from=out)
+    assert doc["step"] == 5 and doc["init"]["step"] == meta["step"]
+    assert torch.equal(model.bar.borders, trained[0].bar.borders)

@@ -40,6 +40,10 @@ def train_command(
     threads: Annotated[int, typer.Option(help="CPU threads (0: torch's default).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 100,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Warm restart: start from this checkpoint's weights, fresh schedule."),
+    ] = None,
     border_batches: Annotated[
         int, typer.Option(help="Prior batches (of 64) sampled for the bucket borders.")
     ] = 100,
@@ -93,7 +97,14 @@ def train_command(
             progress.update(task, completed=step, loss=loss)
 
         _, meta = train(
-            cfg, tcfg, out, device=device, resume=resume, time_limit=time_limit, callback=report
+            cfg,
+            tcfg,
+            out,
+            device=device,
+            resume=resume,
+            time_limit=time_limit,
+            callback=report,
+            init_from=init_from,
         )
     typer.echo(
         f"step {meta['step']}, {meta['datasets_seen']} datasets, "

@@ -113,12 +113,15 @@ def train(
     resume: bool = False,
     time_limit: float | None = None,
     callback: Callable[[int, float], None] | None = None,
+    init_from: Path | str | None = None,
 ) -> tuple[PFN, dict[str, Any]]:
     """Train (or resume) a PFN and checkpoint it to `out_dir` every `checkpoint_every` steps.
 
     Args:
         time_limit: Stop (and checkpoint) after this many seconds of this run.
         callback: Called with `(step, loss)` after every step.
+        init_from: Start from this checkpoint's weights and borders with a fresh
+            optimizer and schedule (a warm restart); its history is kept under `init`.
 
     Returns:
         The model and the training meta written to `config.json`.
@@ -131,6 +134,11 @@ def train(
         cfg = model.config
         meta.update({k: doc[k] for k in meta if k in doc})
         gen.manual_seed(tcfg.seed + 7919 * int(meta["step"]))
+    elif init_from is not None:
+        model, doc = load_pfn(init_from, device)
+        cfg = model.config
+        meta["init"] = {k: doc.get(k) for k in ("step", "datasets_seen", "wall_seconds", "init")}
+        gen.manual_seed(tcfg.seed + 104_729)
     else:
         model = PFN(cfg, compute_borders(cfg, gen, tcfg.border_batches)).to(device)
     model.train()
