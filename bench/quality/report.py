@@ -283,14 +283,15 @@ def plot_traces(
         paths.append(path)
     cols = min(4, len(problems))
     rows = math.ceil(len(problems) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    height = 3.2 * rows + 0.9
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, height), squeeze=False)
     for ax, p in zip(axes.flat, problems, strict=False):
         _draw(ax, records, PROBLEMS[p], methods)
     for ax in list(axes.flat)[len(problems) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.9 / height, 1, 1))
     path = out_dir / "quality_overview.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = markdown(summary, [f"asktell:{s}" for s in strategies], header)
     if not args.no_plots:
         plot_traces(records, problems, methods, args.out)
-        text += f"\nPlots: `{args.out}/quality_<problem>.png` and `quality_overview.png`.\n"
+        where = os.path.relpath(args.out)
+        text += f"\nPlots: `{where}/quality_<problem>.png` and `{where}/quality_overview.png`.\n"
     (args.out / "quality.md").write_text(text)
     print(text)
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -60,7 +60,7 @@ def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) 
 
 
 def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:
-    study = repo.get_study(session, project_id=project_id, study_id=study_id)
+    study, waiting_kinds = _study_and_waiting(session, project_id=project_id, study_id=study_id)
     if study.state != StudyState.running.value:
         raise Conflict(f"study is {study.state}", field="state", code=f"study_{study.state}")
     definition = repo.definition_of(study)
@@ -82,7 +82,7 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     now = utcnow()
     timeout = definition.settings.heartbeat_timeout
     handed: list[TrialRow] = []
-    waiting = _waiting_kinds(session, study_id=study.id, timeout=timeout)
+    waiting = waiting_kinds(timeout)
     if "pending" in waiting:
         handed = _hand_out_pending(
             session, study_id=study.id, n=count, evaluator=req.evaluator, op_id=op_id
@@ -380,20 +380,47 @@ def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: 
     return min(n, left)
 
 
-def _waiting_kinds(session: Session, *, study_id: int, timeout: float) -> set[str]:
-    """One cheap probe: are there pending trials, or silent or stale ones to re-offer?"""
-    cutoff = utcnow() - timedelta(seconds=timeout)
-    rows = session.execute(
-        select(TrialRow.state)
-        .where(
-            TrialRow.study_id == study_id,
-            (TrialRow.state == TrialState.pending.value)
-            | ((TrialRow.state == TrialState.running.value) & (TrialRow.heartbeat_at < cutoff))
-            | ((TrialRow.state == TrialState.stale.value) & TrialRow.reoffered.is_(False)),
-        )
-        .distinct()
+def _study_and_waiting(session: Session, *, project_id: int, study_id: int):
+    """The study, and a function telling (for a heartbeat timeout) whether pending trials
+    or silent/stale ones wait to be handed out: one statement on the common path."""
+    t = TrialRow
+    pending = (
+        select(t.id).where(t.study_id == StudyRow.id, t.state == TrialState.pending.value).exists()
     )
-    return {"pending" if state == "pending" else "stale" for (state,) in rows}
+    stale = (
+        select(t.id)
+        .where(t.study_id == StudyRow.id, t.state == TrialState.stale.value, t.reoffered.is_(False))
+        .exists()
+    )
+    oldest_beat = (
+        select(func.min(t.heartbeat_at))
+        .where(t.study_id == StudyRow.id, t.state == TrialState.running.value)
+        .scalar_subquery()
+    )
+    found = session.execute(
+        select(
+            StudyRow,
+            pending.label("pending"),
+            stale.label("stale"),
+            oldest_beat.label("oldest_beat"),
+        ).where(StudyRow.id == study_id, StudyRow.project_id == project_id)
+    ).first()
+    if found is None:
+        raise NotFound(f"study {study_id} not found", field="study_id", code="study_not_found")
+    study, has_pending, has_stale, beat = found
+
+    def kinds(timeout: float) -> set[str]:
+        out = {"pending"} if has_pending else set()
+        # SQLite hands back the stored text through min().
+        last = datetime.fromisoformat(beat) if isinstance(beat, str) else beat
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        silent = last is not None and last < utcnow() - timedelta(seconds=timeout)
+        if has_stale or silent:
+            out.add("stale")
+        return out
+
+    return study, kinds
 
 
 def budget_used(session: Session, *, study_id: int) -> int:

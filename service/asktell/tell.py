@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import statistics
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from asktell import metrics
-from asktell.core.errors import Conflict
+from asktell.core.errors import Conflict, NotFound
 from asktell.core.states import TELLABLE, TrialState
-from asktell.core.study import StudyDefinition
+from asktell.core.study import StudyDefinition, definition_from_json
 from asktell.db import repository as repo
-from asktell.db.models import IntermediateRow, TrialRow, utcnow
+from asktell.db.models import IntermediateRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
 from asktell_client.types import ReportRequest, TellRequest
 
@@ -27,10 +27,33 @@ __all__ = ["heartbeat_trial", "report_trial", "tell_trial"]
 
 def tell_trial(
     session: Session, *, project_id: int, trial_id: int, req: TellRequest
-) -> tuple[TrialRow, bool]:
-    """Finish a trial; also answer whether a prefetch job was queued (wake a worker)."""
-    trial, study = repo.get_trial(session, project_id=project_id, trial_id=trial_id, lock=True)
-    definition = repo.definition_of(study)
+) -> tuple[Row, bool]:
+    """Finish a trial; also answer whether a prefetch job was queued (wake a worker).
+
+    Two Core statements on the common path: read the trial's state and its
+    study (locking the trial), then update it.
+    """
+    trials, studies = TrialRow.__table__, StudyRow.__table__
+    found = session.execute(
+        select(
+            trials.c.state,
+            trials.c["values"],
+            trials.c.failure_reason,
+            studies.c.id,
+            studies.c.spec,
+            studies.c.strategy,
+            studies.c.settings,
+            studies.c.updated_at,
+        )
+        .join(studies, studies.c.id == trials.c.study_id)
+        .where(trials.c.id == trial_id, studies.c.project_id == project_id)
+        .with_for_update(of=trials)
+    ).first()
+    if found is None:
+        raise NotFound(f"trial {trial_id} not found", field="trial_id", code="trial_not_found")
+    definition = definition_from_json(
+        found.spec, found.strategy, found.settings, key=(found.id, found.updated_at.isoformat())
+    )
     values = None
     if req.state == "completed":
         values = definition.validate_values(req.values or {})
@@ -38,27 +61,34 @@ def tell_trial(
         values = definition.validate_partial_values(req.values)
     state = TrialState(req.state)
 
-    if TrialState(trial.state) not in TELLABLE:
+    if TrialState(found.state) not in TELLABLE:
         if (
-            trial.state == state.value
-            and trial.values == values
-            and (state != TrialState.failed or trial.failure_reason == req.reason)
+            found.state == state.value
+            and found.values == values
+            and (state != TrialState.failed or found.failure_reason == req.reason)
         ):
-            return trial, False
+            return session.execute(select(trials).where(trials.c.id == trial_id)).one(), False
         raise Conflict(
-            f"trial {trial.id} is already {trial.state} with values {trial.values}",
+            f"trial {trial_id} is already {found.state} with values {found.values}",
             field="values" if state == TrialState.completed else "state",
             code="trial_already_finished",
         )
-    trial.state = state.value
-    trial.values = values
-    trial.failure_reason = req.reason if state != TrialState.completed else None
-    trial.finished_at = utcnow()
+    row = session.execute(
+        update(trials)
+        .where(trials.c.id == trial_id)
+        .values(
+            state=state.value,
+            values=values,
+            finished_at=utcnow(),
+            failure_reason=req.reason if state != TrialState.completed else None,
+        )
+        .returning(*trials.c)
+    ).one()
     metrics.TELLS.labels(state.value).inc()
     prefetch = definition.settings.prefetch > 0
     if prefetch:
-        enqueue_job(session, study_id=study.id)
-    return trial, prefetch
+        enqueue_job(session, study_id=found.id)
+    return row, prefetch
 
 
 def report_trial(session: Session, *, project_id: int, trial_id: int, req: ReportRequest) -> bool:

@@ -262,6 +262,33 @@ def test_study_page_plots_table_and_live_updates(browser, server):
     ui.close()
 
 
+def test_surrogate_panel_plots_the_model(browser, server):
+    client = Client(base_url=server.base_url)
+    study = client.studies.create("surrogate", space=SPACE, strategy="gp")
+    for i, x in enumerate([-4.0, -2.0, -0.5, 0.5, 1.5, 3.0, 4.5, 2.0]):
+        params = {
+            "x": x,
+            "lr": 10.0 ** -(i % 4),
+            "layers": 1 + i % 6,
+            "opt": ["adam", "sgd"][i % 2],
+        }
+        study.add_trial(params, objective(params))
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto(f"#/study/{study.id}/params")
+    page.wait_for_function("document.querySelectorAll('#surrogate-param option').length === 4")
+    page.select_option("#surrogate-param", "x")
+    page.click("#surrogate-compute")
+    page.wait_for_selector("#surrogate .surrogate-mean svg path.mean", timeout=60_000)
+    assert ui.count("#surrogate .surrogate-mean svg path.band") == 1
+    assert ui.count("#surrogate .surrogate-mean svg circle.obs") == 8
+    assert ui.count("#surrogate .surrogate-acq svg path.acq") == 1
+    assert ui.count("#surrogate svg line.best-x") == 2
+    ui.shot("study-surrogate")
+    ui.close()
+
+
 def test_pareto_and_compare(browser, server):
     client = Client(base_url=server.base_url)
     multi = client.studies.create(

@@ -29,7 +29,8 @@ class StudySnapshot:
     """Everything a strategy may read: the study's definition and its trials.
 
     `completed` holds trials with values; `pending` holds points out for
-    evaluation (pending and running trials); `failed` holds failed trials.
+    evaluation (pending and running trials); `failed` holds failed and early-stopped
+    trials (evaluated, but without final values).
     `nonce` varies per request so stateless random strategies never repeat.
     """
 

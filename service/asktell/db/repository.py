@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -473,7 +473,7 @@ def load_snapshot(
                 completed.append(rec)
             elif state == "running" or (state == "pending" and not prefetched):
                 pending.append(rec)
-            elif state == TrialState.failed.value:
+            elif state in (TrialState.failed.value, TrialState.stopped.value):
                 failed.append(rec)
     return StudySnapshot(
         study_id=study.id,

@@ -73,3 +73,14 @@ def test_errors_are_reasons_not_exceptions():
     assert "unknown parameter" in GP().explain(snapshot, "nope", None)["error"]
     few = make_snapshot(BOX_2D, 1, bowl)
     assert "not enough data" in GP().explain(few, "x", None)["error"]
+
+
+def test_auto_and_non_model_strategies():
+    from asktell.worker.surrogate_view import explain_params, model_strategy
+
+    strategy, state = model_strategy("auto", {"gp": {"fit_maxiter": 50}}, {"version": 1, "gp": {}})
+    assert isinstance(strategy, GP) and strategy.config.fit_maxiter == 50 and state == {}
+    snapshot = make_snapshot(BOX_2D, 12, bowl)
+    out = explain_params("auto", {}, None, snapshot, ["x", "zz"])
+    assert out["x"]["model"] == "SingleTaskGP" and "unknown" in out["zz"]["error"]
+    assert "no surrogate model" in explain_params("random", {}, None, snapshot, ["x"])["x"]["error"]

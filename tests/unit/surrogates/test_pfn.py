@@ -184,6 +184,7 @@ def test_cli_train_writes_a_checkpoint(tmp_path):
 
 def test_warm_restart_starts_a_fresh_schedule(trained, tmp_path):
     _, meta, out = trained
-    model, doc = train(TINY, TrainConfig(steps=5, batch_size=4), tmp_path, init_from=out)
+    tcfg = TrainConfig(steps=5, batch_size=4, dim_curriculum=3)
+    model, doc = train(TINY, tcfg, tmp_path, init_from=out)
     assert doc["step"] == 5 and doc["init"]["step"] == meta["step"]
     assert torch.equal(model.bar.borders, trained[0].bar.borders)

@@ -4,6 +4,7 @@ import { api, auth, onAuth, query } from "./api.js";
 import * as charts from "./charts.js";
 import { Poller } from "./live.js";
 import { PALETTE, STATE_COLORS, empty, fmt, fmtAgo, fmtCount, fmtDuration, html, responsive } from "./plot.js";
+import * as surrogate from "./surrogate.js";
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -52,6 +53,7 @@ function resetView() {
   for (const id of ["history", "edf", "strategies", "importance", "contour", "parallel", "slices", "pareto", "intermediates", "timeline", "queue", "workers"]) {
     empty($(`#${id}`), "loading…");
   }
+  surrogate.message($("#surrogate"), "The model's mean and uncertainty along one parameter through the best trial, and the acquisition values: pick a parameter and press Compute.");
   $("#trials-table thead").replaceChildren();
   $("#curves-metric").replaceChildren();
   $("#trials-state").value = "";
@@ -96,6 +98,7 @@ function bindControls() {
     refresh("trials");
   });
   listen($("#study-actions"), "click", onAction);
+  listen($("#surrogate-compute"), "click", computeSurrogate);
   listen($("#add-dialog"), "close", onAddClose);
 }
 
@@ -148,6 +151,7 @@ function setupFromSummary() {
   const params = s.plotted_params;
   fillSelect($("#contour-x"), params, params[0]);
   fillSelect($("#contour-y"), params, params[1] ?? params[0]);
+  fillSelect($("#surrogate-param"), s.space.filter((p) => p.type !== "fixed").map((p) => p.name));
   const objs = s.objectives.map((o) => o.name);
   fillSelect($("#pareto-x"), objs, objs[0]);
   fillSelect($("#pareto-y"), objs, objs[1] ?? objs[0]);
@@ -325,6 +329,25 @@ function drawStrategies(d) {
   charts.bars($("#strategies"), items);
   const current = S.summary.strategy.name;
   $("#strategies").appendChild(html("div", { class: "note" }, `current strategy: ${current}. Each trial records the strategy that produced it; the history colours points by it.`));
+}
+
+/** Ask a worker for the surrogate along the chosen parameter and draw it when done. */
+async function computeSurrogate() {
+  const mine = S, param = $("#surrogate-param").value, box = $("#surrogate"), button = $("#surrogate-compute");
+  if (!param) return;
+  button.disabled = true;
+  surrogate.waiting(box);
+  try {
+    const d = await surrogate.compute(mine.base, param, {
+      alive: () => mine.alive && mine === S,
+      onWait: (job) => surrogate.waiting(box, job),
+    });
+    if (mine.alive && mine === S) surrogate.draw(box, d);
+  } catch (e) {
+    if (mine.alive && mine === S) surrogate.message(box, `error: ${e.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // --------------------------------------------------------------------------- trials table

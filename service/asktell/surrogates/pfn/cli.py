@@ -44,6 +44,9 @@ def train_command(
         Path | None,
         typer.Option(help="Warm restart: start from this checkpoint's weights, fresh schedule."),
     ] = None,
+    dim_curriculum: Annotated[
+        int, typer.Option(help="Steps over which the largest input dimension ramps up (0: off).")
+    ] = 0,
     border_batches: Annotated[
         int, typer.Option(help="Prior batches (of 64) sampled for the bucket borders.")
     ] = 100,
@@ -82,6 +85,7 @@ def train_command(
         seed=seed,
         checkpoint_every=checkpoint_every,
         border_batches=border_batches,
+        dim_curriculum=dim_curriculum,
     )
     columns = (
         TextColumn("[bold]pfn train"),

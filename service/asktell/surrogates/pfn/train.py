@@ -42,6 +42,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     border_batches: int = 100
+    dim_curriculum: int = 0
+    """Steps over which the largest sampled input dimension ramps from 1 to `max_dim` (0: off)."""
 
 
 def prior_batch(
@@ -160,7 +162,12 @@ def train(
         step = int(meta["step"])
         for group in opt.param_groups:
             group["lr"] = tcfg.lr * _lr_factor(step, tcfg.steps, tcfg.warmup)
-        x_c, y_c, x_q, y_q = (t.to(device) for t in prior_batch(cfg, tcfg.batch_size, gen))
+        d = None
+        if tcfg.dim_curriculum and step < tcfg.dim_curriculum:
+            cap = 1 + (cfg.max_dim - 1) * step // tcfg.dim_curriculum
+            d = int(torch.randint(1, cap + 1, (1,), generator=gen))
+        batch = prior_batch(cfg, tcfg.batch_size, gen, d=d)
+        x_c, y_c, x_q, y_q = (t.to(device) for t in batch)
         logits = model(x_c, y_c, x_q)
         loss = model.bar.nll(logits, y_q.clamp(-TARGET_CLIP, TARGET_CLIP)).mean()
         opt.zero_grad(set_to_none=True)
