@@ -36,15 +36,25 @@ def objective(p: dict) -> float:
     return sum((v - 0.3) ** 2 for v in p.values())
 
 
-def run(strategy: str, prefetch: int, evaluators: int, trials: int, eval_seconds: float,
-        warmup: int) -> dict:
+def run(
+    strategy: str, prefetch: int, evaluators: int, trials: int, eval_seconds: float, warmup: int
+) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="asktell-prefetch-"))
     port = free_port()
     exe = Path(sys.executable).with_name("asktell")
     proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp}/a.db",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(exe),
+            "serve",
+            "--port",
+            str(port),
+            "--database-url",
+            f"sqlite:///{tmp}/a.db",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,12 +66,21 @@ def run(strategy: str, prefetch: int, evaluators: int, trials: int, eval_seconds
                 pass
             time.sleep(0.1)
         http = httpx.Client(base_url=base, timeout=120)
-        sid = http.post("/v1/studies", json={
-            "name": "prefetch", "space": SPACE, "strategy": {"name": "sobol"},
-            "settings": {"prefetch": prefetch, "ask_timeout": 120, "budget": trials + warmup},
-        }).json()["id"]
-        for t in http.post(f"/v1/studies/{sid}/trials:ask", json={"count": warmup}).json()["trials"]:
-            http.post(f"/v1/trials/{t['id']}:tell", json={"values": {"value": objective(t["params"])}})
+        sid = http.post(
+            "/v1/studies",
+            json={
+                "name": "prefetch",
+                "space": SPACE,
+                "strategy": {"name": "sobol"},
+                "settings": {"prefetch": prefetch, "ask_timeout": 120, "budget": trials + warmup},
+            },
+        ).json()["id"]
+        for t in http.post(f"/v1/studies/{sid}/trials:ask", json={"count": warmup}).json()[
+            "trials"
+        ]:
+            http.post(
+                f"/v1/trials/{t['id']}:tell", json={"values": {"value": objective(t["params"])}}
+            )
         http.patch(f"/v1/studies/{sid}", json={"strategy": {"name": strategy}})
         latencies: list[float] = []
         lock = threading.Lock()
@@ -78,8 +97,10 @@ def run(strategy: str, prefetch: int, evaluators: int, trials: int, eval_seconds
                     latencies.append(time.perf_counter() - t0)
                 trial = r.json()["trials"][0]
                 time.sleep(eval_seconds)
-                client.post(f"/v1/trials/{trial['id']}:tell",
-                            json={"values": {"value": objective(trial["params"])}})
+                client.post(
+                    f"/v1/trials/{trial['id']}:tell",
+                    json={"values": {"value": objective(trial["params"])}},
+                )
 
         threads = [threading.Thread(target=evaluator, args=(i,)) for i in range(evaluators)]
         for t in threads:
@@ -95,8 +116,13 @@ def run(strategy: str, prefetch: int, evaluators: int, trials: int, eval_seconds
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
     q = statistics.quantiles(latencies, n=100)
-    return {"p50_ms": q[49] * 1e3, "p90_ms": q[89] * 1e3, "max_ms": max(latencies) * 1e3,
-            "asks": len(latencies), "strategies": made_by}
+    return {
+        "p50_ms": q[49] * 1e3,
+        "p90_ms": q[89] * 1e3,
+        "max_ms": max(latencies) * 1e3,
+        "asks": len(latencies),
+        "strategies": made_by,
+    }
 
 
 def main() -> None:
@@ -112,8 +138,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for k in args.prefetch:
         r = run(args.strategy, k, args.evaluators, args.trials, args.eval_seconds, args.warmup)
-        print(f"| {args.strategy} | {k} | {args.evaluators} | {r['asks']} | {r['p50_ms']:.0f} | "
-              f"{r['p90_ms']:.0f} | {r['max_ms']:.0f} | {r['strategies']} |", flush=True)
+        print(
+            f"| {args.strategy} | {k} | {args.evaluators} | {r['asks']} | {r['p50_ms']:.0f} | "
+            f"{r['p90_ms']:.0f} | {r['max_ms']:.0f} | {r['strategies']} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
