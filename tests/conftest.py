@@ -53,8 +53,10 @@ def _truncate_pg(url: str) -> None:
         tables = [
             r[0]
             for r in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                     "AND tablename != 'alembic_version'")
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename != 'alembic_version'"
+                )
             )
         ]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

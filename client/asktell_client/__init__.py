@@ -1,12 +1,12 @@
 """Python client of the asktell optimization service.
 
-    from asktell_client import Client
+from asktell_client import Client
 
-    with Client() as client:
-        study = client.studies.create("demo", space=[{"name": "x", "type": "float",
-                                                      "low": -5, "high": 5}])
-        study.optimize(lambda p: p["x"] ** 2, n_trials=20)
-        print(study.best())
+with Client() as client:
+    study = client.studies.create("demo", space=[{"name": "x", "type": "float",
+                                                  "low": -5, "high": 5}])
+    study.optimize(lambda p: p["x"] ** 2, n_trials=20)
+    print(study.best())
 """
 
 from . import types

@@ -169,6 +169,4 @@ def _at_least(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
     read = timeout.read
     if read is not None and read < seconds:
         read = seconds
-    return httpx.Timeout(
-        connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool
-    )
+    return httpx.Timeout(connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool)

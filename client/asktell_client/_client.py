@@ -72,8 +72,13 @@ class Client(BaseClient):
     ) -> httpx.Response:
         """Send one logical request, retrying it with the same idempotency key."""
         request = self._build_request(
-            self._http, method, path, json=json, params=params,
-            idempotency_key=idempotency_key, timeout=timeout,
+            self._http,
+            method,
+            path,
+            json=json,
+            params=params,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
         )
         attempt = 0
         while True:
@@ -150,8 +155,13 @@ class AsyncClient(BaseClient):
     ) -> httpx.Response:
         """Send one logical request, retrying it with the same idempotency key."""
         request = self._build_request(
-            self._http, method, path, json=json, params=params,
-            idempotency_key=idempotency_key, timeout=timeout,
+            self._http,
+            method,
+            path,
+            json=json,
+            params=params,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
         )
         attempt = 0
         while True:

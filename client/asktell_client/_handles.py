@@ -188,8 +188,11 @@ class StudyHandle(_StudyBase):
         """
         key, body, read_timeout = self._ask_request(n, evaluator, wait)
         response = self._client._request(
-            "POST", f"/v1/studies/{self.id}/trials:ask", json=body,
-            idempotency_key=key, timeout=read_timeout,
+            "POST",
+            f"/v1/studies/{self.id}/trials:ask",
+            json=body,
+            idempotency_key=key,
+            timeout=read_timeout,
         )
         result = self._ask_result(response)
         trials = self._poll(result, timeout) if isinstance(result, Operation) else result
@@ -210,8 +213,11 @@ class StudyHandle(_StudyBase):
         cursor: str | None = None
         while True:
             page = self._client._get(
-                TrialPage, f"/v1/studies/{self.id}/trials",
-                state=state, limit=page_size, cursor=cursor,
+                TrialPage,
+                f"/v1/studies/{self.id}/trials",
+                state=state,
+                limit=page_size,
+                cursor=cursor,
             )
             yield from page.items
             if not page.next_cursor:
@@ -387,8 +393,11 @@ class AsyncStudyHandle(_StudyBase):
         """Ask for `n` trials; see `StudyHandle.ask`."""
         key, body, read_timeout = self._ask_request(n, evaluator, wait)
         response = await self._client._request(
-            "POST", f"/v1/studies/{self.id}/trials:ask", json=body,
-            idempotency_key=key, timeout=read_timeout,
+            "POST",
+            f"/v1/studies/{self.id}/trials:ask",
+            json=body,
+            idempotency_key=key,
+            timeout=read_timeout,
         )
         result = self._ask_result(response)
         trials = await self._poll(result, timeout) if isinstance(result, Operation) else result
@@ -411,8 +420,11 @@ class AsyncStudyHandle(_StudyBase):
         cursor: str | None = None
         while True:
             page = await self._client._get(
-                TrialPage, f"/v1/studies/{self.id}/trials",
-                state=state, limit=page_size, cursor=cursor,
+                TrialPage,
+                f"/v1/studies/{self.id}/trials",
+                state=state,
+                limit=page_size,
+                cursor=cursor,
             )
             for item in page.items:
                 yield item

@@ -129,8 +129,10 @@ class _Tally:
         if trial.state == TrialState.failed:
             self.failed += 1
         value = (trial.values or {}).get(self._name or "")
-        if trial.state == TrialState.completed and value is not None and (
-            self.best is None or self._sign * value < self._sign * self.best
+        if (
+            trial.state == TrialState.completed
+            and value is not None
+            and (self.best is None or self._sign * value < self._sign * self.best)
         ):
             self.best = value
 

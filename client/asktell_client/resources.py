@@ -48,8 +48,11 @@ def _pick(page: StudyPage, name: str, response: httpx.Response) -> Study:
         if study.name == name:
             return study
     raise NotFoundError(
-        f"no study named {name!r}", status_code=404, code="study_not_found",
-        field="name", response=response,
+        f"no study named {name!r}",
+        status_code=404,
+        code="study_not_found",
+        field="name",
+        response=response,
     )
 
 
@@ -75,8 +78,13 @@ class Studies:
         `strategy` a name or a `StrategySpec`.
         """
         body = P.study_create_body(
-            name=name, space=space, objectives=objectives, constraints=constraints,
-            strategy=strategy, settings=settings, metadata=metadata,
+            name=name,
+            space=space,
+            objectives=objectives,
+            constraints=constraints,
+            strategy=strategy,
+            settings=settings,
+            metadata=metadata,
         )
         response = self._client._request("POST", "/v1/studies", json=body)
         return StudyHandle(self._client, parse(Study, response))
@@ -147,8 +155,13 @@ class AsyncStudies:
     ) -> AsyncStudyHandle:
         """Create a study; 409 `ConflictError` if the name is taken."""
         body = P.study_create_body(
-            name=name, space=space, objectives=objectives, constraints=constraints,
-            strategy=strategy, settings=settings, metadata=metadata,
+            name=name,
+            space=space,
+            objectives=objectives,
+            constraints=constraints,
+            strategy=strategy,
+            settings=settings,
+            metadata=metadata,
         )
         response = await self._client._request("POST", "/v1/studies", json=body)
         return AsyncStudyHandle(self._client, parse(Study, response))

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from asktell.config import Settings
+from asktell.surrogates.pfn.cli import pfn_app
 
 app = typer.Typer(
     help="asktell: black-box and Bayesian optimization as a service.",
@@ -27,6 +28,7 @@ studies_app = typer.Typer(help="Studies, read straight from the database.", no_a
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(studies_app, name="studies")
+app.add_typer(pfn_app, name="pfn")
 console = Console()
 
 DbUrl = Annotated[

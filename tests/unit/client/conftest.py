@@ -165,8 +165,13 @@ class FakeServer:
             return error(409, "duplicate_name", f"a study named {spec.name} exists", "name")
         study_id = next(self._ids)
         self.studies[study_id] = self._study(
-            {**spec.model_dump(mode="json"), "id": study_id, "state": "running",
-             "created_at": _now(), "updated_at": _now()}
+            {
+                **spec.model_dump(mode="json"),
+                "id": study_id,
+                "state": "running",
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
         )
         return httpx.Response(201, json=self.studies[study_id])
 
@@ -198,7 +203,8 @@ class FakeServer:
         spec = {k: study[k] for k in StudyCreate.model_fields}
         trials = [
             {k: t[k] for k in ("state", "params", "values", "created_at")}
-            for t in self.trials.values() if t["study_id"] == study_id
+            for t in self.trials.values()
+            if t["study_id"] == study_id
         ]
         export = StudyExport.model_validate({"study": spec, "trials": trials})
         return httpx.Response(200, json=export.model_dump(mode="json"))
@@ -216,8 +222,14 @@ class FakeServer:
     def _new_trial(self, study_id: int, params: dict[str, Any], state: str, values=None):
         trial_id = next(self._ids)
         self.trials[trial_id] = Trial.model_validate(
-            {"id": trial_id, "study_id": study_id, "state": state, "params": params,
-             "values": values, "created_at": _now()}
+            {
+                "id": trial_id,
+                "study_id": study_id,
+                "state": state,
+                "params": params,
+                "values": values,
+                "created_at": _now(),
+            }
         ).model_dump(mode="json")
         return self.trials[trial_id]
 
@@ -251,8 +263,14 @@ class FakeServer:
         if self.ask_mode == "operation":
             op_id = next(self._ids)
             self.operations[op_id] = {
-                "id": op_id, "study_id": study_id, "done": False, "count": req.count,
-                "trials": [], "error": None, "_polls": 0, "_trials": trials,
+                "id": op_id,
+                "study_id": study_id,
+                "done": False,
+                "count": req.count,
+                "trials": [],
+                "error": None,
+                "_polls": 0,
+                "_trials": trials,
             }
             return httpx.Response(202, json=self._operation(op_id))
         return httpx.Response(200, json={"trials": trials})
@@ -273,7 +291,8 @@ class FakeServer:
 
     def list_trials(self, study_id: int, body: Any, params: dict[str, str]) -> httpx.Response:
         items = [
-            t for t in self.trials.values()
+            t
+            for t in self.trials.values()
             if t["study_id"] == study_id and params.get("state") in (None, t["state"])
         ]
         return self._page(items, params)
@@ -286,7 +305,8 @@ class FakeServer:
 
     def _completed(self, study_id: int) -> list[dict[str, Any]]:
         return [
-            t for t in self.trials.values()
+            t
+            for t in self.trials.values()
             if t["study_id"] == study_id and t["state"] == "completed"
         ]
 

@@ -38,8 +38,9 @@ def test_async_retries_keep_idempotency_key(
     async def main() -> None:
         async with make_async_client() as client:
             study = await client.studies.create("s", server.SPACE)
-            server.fault("POST", r".*trials:ask", server.error(503, "busy", "x"),
-                         httpx.ConnectError("down"))
+            server.fault(
+                "POST", r".*trials:ask", server.error(503, "busy", "x"), httpx.ConnectError("down")
+            )
             server.fault("POST", r".*trials:ask", server.error(502, "lost", "x"), after=True)
             trials = await study.ask(2)
             assert len(trials) == 2
@@ -57,8 +58,11 @@ def test_async_error_mapping_and_x_should_retry(
 ) -> None:
     async def main() -> None:
         async with make_async_client() as client:
-            server.fault("GET", "/v1/strategies",
-                         server.error(503, "draining", "go away", **{"x-should-retry": "false"}))
+            server.fault(
+                "GET",
+                "/v1/strategies",
+                server.error(503, "draining", "go away", **{"x-should-retry": "false"}),
+            )
             with pytest.raises(at.InternalServerError) as info:
                 await client.strategies()
             assert info.value.code == "draining"

@@ -33,11 +33,15 @@ def test_status_maps_to_class(status: int, cls: type[at.APIStatusError], server:
     assert type(err) is cls
     assert error_class(status) is cls
     assert (err.status_code, err.code, err.field, err.message) == (
-        status, "some_code", "space.0.low", "went wrong",
+        status,
+        "some_code",
+        "space.0.low",
+        "went wrong",
     )
     assert err.response is response
-    assert err.body == {"error": {"code": "some_code", "message": "went wrong",
-                                  "field": "space.0.low"}}
+    assert err.body == {
+        "error": {"code": "some_code", "message": "went wrong", "field": "space.0.low"}
+    }
 
 
 def test_hierarchy() -> None:

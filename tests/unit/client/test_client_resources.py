@@ -14,8 +14,12 @@ TWO_OBJECTIVES = {"loss": "minimize", "acc": "maximize"}
 
 def test_create_shorthands(client: at.Client, server: Any) -> None:
     study = client.studies.create(
-        "demo", server.SPACE, objectives=TWO_OBJECTIVES, strategy="sobol",
-        settings={"heartbeat_timeout": 60}, metadata={"owner": "me"},
+        "demo",
+        server.SPACE,
+        objectives=TWO_OBJECTIVES,
+        strategy="sobol",
+        settings={"heartbeat_timeout": 60},
+        metadata={"owner": "me"},
     )
     body = server.calls_to("POST", "/v1/studies")[0].body
     assert body["objectives"] == [
@@ -30,7 +34,8 @@ def test_create_shorthands(client: at.Client, server: Any) -> None:
 
 def test_create_accepts_models(client: at.Client, server: Any) -> None:
     study = client.studies.create(
-        "m", [at.FloatParam(name="x", low=0, high=1), at.IntParam(name="n", low=1, high=4)],
+        "m",
+        [at.FloatParam(name="x", low=0, high=1), at.IntParam(name="n", low=1, high=4)],
         objectives=[at.ObjectiveSpec(name="loss", direction=at.Direction.maximize)],
         strategy=at.StrategySpec(name="gp", options={"q": 2}),
         settings=at.StudySettings(seed=3),
