@@ -114,10 +114,11 @@ def test_job_failing_too_often_fails_its_asks(db):
         assert session.scalar(select(OperationRow.state)) == "failed"
 
 
-def _lease_all(url: str, worker: str, out: mp.Queue) -> None:
+def _lease_all(url: str, worker: str, ready, out: mp.Queue) -> None:
     db = Database(url)
     got = []
     idle = 0
+    ready.wait()  # all processes have started: they lease at the same time
     while idle < 20:
         with db.write() as session:
             job = lease_job(session, worker_id=worker, lease_seconds=600)
@@ -125,8 +126,7 @@ def _lease_all(url: str, worker: str, out: mp.Queue) -> None:
                 got.append(job.id)
                 job.state = "done"
         idle = 0 if job is not None else idle + 1
-        if job is None:
-            time.sleep(0.01)
+        time.sleep(0.005 if job is not None else 0.01)  # a little work between leases
     db.dispose()
     out.put(got)
 
@@ -138,7 +138,8 @@ def test_concurrent_workers_never_share_a_job(db, db_url):
             enqueue_job(session, study_id=sid)
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_lease_all, args=(db_url, f"w{i}", out)) for i in range(4)]
+    ready = ctx.Barrier(4)
+    procs = [ctx.Process(target=_lease_all, args=(db_url, f"w{i}", ready, out)) for i in range(4)]
     for p in procs:
         p.start()
     results = [out.get(timeout=120) for _ in procs]

@@ -54,7 +54,7 @@ def field_from_loc(loc: tuple) -> str | None:
     return out or None
 
 
-def validation_field_and_message(err: dict) -> tuple[str | None, str]:
+def validation_field_and_message(err: dict) -> tuple[str, str]:
     field = field_from_loc(tuple(err.get("loc", ())))
     msg = str(err.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")
@@ -64,11 +64,9 @@ def validation_field_and_message(err: dict) -> tuple[str | None, str]:
         msg = m.group(2)
     if err.get("type") in ("union_tag_invalid", "union_tag_not_found"):
         field = f"{field}.type" if field else "type"
-    elif err.get("type") == "model_attributes_type" and field is None:
-        field = "body"
     if err.get("type") == "json_invalid":
         field, msg = "body", f"malformed JSON: {err.get('ctx', {}).get('error', msg)}"
-    elif err.get("type") == "missing" and field is None:
+    if field is None:  # the whole body, or a key with no usable name ("")
         field = "body"
     return field, msg
 
