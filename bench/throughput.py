@@ -70,7 +70,7 @@ class Databases:
 # --------------------------------------------------------------------------- asktell
 
 
-def start_server(url: str) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     exe = Path(sys.executable).with_name("asktell")
     if not url.startswith("sqlite"):
@@ -223,6 +223,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--skip-optuna", action="store_true")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="asktell API processes (asktell serve --workers)",
+    )
     args = parser.parse_args()
 
     dbs = Databases()
@@ -231,7 +237,7 @@ def main() -> None:
         for engine in args.engines:
             for clients in args.clients:
                 url = dbs.new(engine)
-                proc, base = start_server(url)
+                proc, base = start_server(url, args.server_workers)
                 try:
                     res = asyncio.run(asktell_load(base, clients, args.seconds))
                 finally:
