@@ -209,3 +209,13 @@ def test_openapi_docs(http):
     ):
         assert path in paths, path
     assert paths["/v1/studies/{study_id}/trials:ask"]["post"]["operationId"] == "trials-ask_trials"
+
+
+def test_changing_strategy_empties_the_buffer(http, make_study):
+    sid = slow_study(make_study, settings={"prefetch": 2})["id"]
+    http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
+    _wait_for(lambda: len(_buffer(http, sid)) == 2)
+    http.patch(f"/v1/studies/{sid}", json={"strategy": {"name": "random"}})
+    assert _buffer(http, sid) == set()
+    (trial,) = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}).json()["trials"]
+    assert trial["strategy"] == "random"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -179,6 +179,14 @@ def update_study(session: Session, *, row: StudyRow, patch: StudyUpdate) -> Stud
     if patch.strategy is not None:
         validate_strategy(patch.strategy.name, patch.strategy.options)
         row.strategy = patch.strategy.model_dump(mode="json")
+        # Buffered suggestions came from the old strategy.
+        session.execute(
+            delete(TrialRow).where(
+                TrialRow.study_id == row.id,
+                TrialRow.state == TrialState.pending.value,
+                TrialRow.prefetched.is_(True),
+            )
+        )
     if patch.settings is not None:
         validate_fallback(patch.settings.fallback_strategy)
         row.settings = patch.settings.model_dump(mode="json")
