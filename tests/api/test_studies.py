@@ -96,6 +96,17 @@ def test_invalid_space_is_422_naming_the_field(http, space, field):
         ({"strategy": {"name": "random", "options": {"nope": 1}}}, "strategy.options.nope"),
         ({"settings": {"heartbeat_timeout": -1}}, "settings.heartbeat_timeout"),
         ({"settings": {"fallback_strategy": "gp"}}, "settings.fallback_strategy"),
+        (
+            {
+                "strategy": {"name": "zo-adam"},
+                "space": [{"name": "c", "type": "categorical", "choices": ["a", "b"]}],
+            },
+            "strategy.name",
+        ),
+        (
+            {"strategy": {"name": "cma-es"}, "objectives": [{"name": "a"}, {"name": "b"}]},
+            "strategy.name",
+        ),
         ({"settings": {"fallback_strategy": "nope"}}, "settings.fallback_strategy"),
         ({"name": ""}, "name"),
         ({"name": "x" * 300}, "name"),

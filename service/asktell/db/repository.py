@@ -35,6 +35,7 @@ from asktell.db.models import (
     TrialRow,
     utcnow,
 )
+from asktell.strategies.base import Strategy
 from asktell.strategies.registry import validate_strategy
 from asktell_client.types import StudyCreate, StudyExport, StudyUpdate, TrialExport
 
@@ -123,9 +124,25 @@ def validate_study_create(spec: StudyCreate) -> StudyDefinition:
     """Checks beyond field types: names, conditions, strategy and its options."""
     definition = definition_from_create(spec)
     check_metric_names(spec)
-    validate_strategy(spec.strategy.name, spec.strategy.options)
+    strategy = validate_strategy(spec.strategy.name, spec.strategy.options)
+    check_fit(strategy, definition)
     validate_fallback(spec.settings.fallback_strategy)
     return definition
+
+
+def check_fit(strategy: Strategy, definition: StudyDefinition) -> None:
+    """The strategy can serve this study's space, objectives and constraints."""
+    empty = StudySnapshot(
+        study_id=0,
+        space=definition.space,
+        objectives=definition.objectives,
+        constraints=definition.constraints,
+        settings=definition.settings,
+    )
+    try:
+        strategy.check(empty)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="strategy.name") from None
 
 
 def create_study(session: Session, *, project_id: int, spec: StudyCreate) -> StudyRow:
@@ -177,7 +194,9 @@ def list_studies(
 
 def update_study(session: Session, *, row: StudyRow, patch: StudyUpdate) -> StudyRow:
     if patch.strategy is not None:
-        validate_strategy(patch.strategy.name, patch.strategy.options)
+        check_fit(
+            validate_strategy(patch.strategy.name, patch.strategy.options), definition_of(row)
+        )
         row.strategy = patch.strategy.model_dump(mode="json")
         # Buffered suggestions came from the old strategy.
         session.execute(

@@ -63,3 +63,8 @@ class Strategy(ABC):
     @abstractmethod
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         """Return `n` points for `snapshot`."""
+
+    def check(self, snapshot: StudySnapshot) -> None:
+        """Raise ValueError when this strategy cannot serve the study (its space, objectives
+        or constraints); called when a study is created or switches strategy."""
+        return None  # every study is fine unless a strategy says otherwise

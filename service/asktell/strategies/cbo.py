@@ -83,10 +83,13 @@ class CBO(Strategy):
     Config = CBOConfig
     config: CBOConfig
 
-    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+    def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
+        check_space(SpaceEncoder(snapshot.space), self.name)
+
+    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        self.check(snapshot)
         encoder = SpaceEncoder(snapshot.space)
-        check_space(encoder, self.name)
         state = self._load(state, encoder)
         if state is None:
             state = self._fresh(snapshot, encoder, n)

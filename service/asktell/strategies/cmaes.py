@@ -300,10 +300,13 @@ class CMAES(Strategy):
     Config = CMAESConfig
     config: CMAESConfig
 
-    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+    def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
+        check_space(SpaceEncoder(snapshot.space), self.name)
+
+    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        self.check(snapshot)
         encoder = SpaceEncoder(snapshot.space)
-        check_space(encoder, self.name)
         layout = _Layout.of(encoder, self.config)
         state = self._load(state, encoder, layout)
         if state is None:

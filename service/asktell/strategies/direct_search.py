@@ -130,10 +130,13 @@ class DirectSearch(Strategy):
     Config = DirectSearchConfig
     config: DirectSearchConfig
 
-    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+    def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
+        check_space(SpaceEncoder(snapshot.space), self.name, categoricals=False)
+
+    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        self.check(snapshot)
         encoder = SpaceEncoder(snapshot.space)
-        check_space(encoder, self.name, categoricals=False)
         hint_direction(encoder, self.config.hint, np.full(encoder.d, 0.5))
         state = self._load(state, encoder)
         if state is None:

@@ -141,12 +141,15 @@ class _ZerothOrder(Strategy):
 
     # ------------------------------------------------------------------ ask/tell
 
-    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+    def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
         if snapshot.constraints:
             raise ValueError(f"{self.name} does not support outcome constraints")
+        check_space(SpaceEncoder(snapshot.space), self.name, integers=False, categoricals=False)
+
+    def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        self.check(snapshot)
         encoder = SpaceEncoder(snapshot.space)
-        check_space(encoder, self.name, integers=False, categoricals=False)
         state = self._load(state, encoder)
         if state is None:
             state = self._fresh(snapshot, encoder)
