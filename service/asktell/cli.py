@@ -85,6 +85,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz checks the revision
     console.print(f"asktell on http://{host}:{port}  (database {settings.database_url})")
     if workers > 1:
         # Each process builds its app from the environment (uvicorn's factory mode).
