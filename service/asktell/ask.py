@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,10 +21,10 @@ from asktell.core.states import OperationState, StudyState, TrialState
 from asktell.db import repository as repo
 from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
-from asktell.db.session import Database
+from asktell.db.session import Database, upsert
 from asktell.strategies.base import Proposal, Strategy
 from asktell.strategies.registry import get_strategy
-from asktell_client.types import AskRequest, FloatParam
+from asktell_client.types import AskRequest, FloatParam, StudySettings
 
 __all__ = ["AskOutcome", "StateConflict", "insert_suggested_trials", "start_ask"]
 
@@ -42,6 +41,7 @@ class AskOutcome:
     operation_id: int | None = None
     done: bool = True
     refill: bool = False
+    settings: StudySettings | None = None  # for an ask that waits: its deadlines
 
 
 def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:
@@ -76,7 +76,10 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     if req.request_id is not None:
         op_id = _claim_request(session, study_id=study.id, req=req)
         if op_id is None:
-            return _replay(session, study_id=study.id, request_id=req.request_id)
+            return replace(
+                _replay(session, study_id=study.id, request_id=req.request_id),
+                settings=definition.settings,
+            )
 
     count = _within_budget(session, study=study, budget=definition.settings.budget, n=req.count)
     now = utcnow()
@@ -109,6 +112,7 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
             session,
             study=study,
             cls=cls,
+            options=definition.strategy.options,
             n=remaining,
             evaluator=req.evaluator,
             op_id=op_id,
@@ -126,7 +130,7 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
         .values(state=OperationState.waiting.value, count=count)
     )
     enqueue_job(session, study_id=study.id)
-    return AskOutcome(handed, op_id, done=False)
+    return AskOutcome(handed, op_id, done=False, settings=definition.settings)
 
 
 def _suggest_inline(
@@ -134,15 +138,16 @@ def _suggest_inline(
     *,
     study: StudyRow,
     cls: type[Strategy],
+    options: dict,
     n: int,
     evaluator: str,
     op_id: int | None,
-    now,
+    now=None,
 ) -> list[TrialRow]:
     """Run a cheap strategy in this transaction, skipping points that open trials hold."""
     definition = repo.definition_of(study)
     space = definition.space
-    strategy = cls(definition.strategy.options)
+    strategy = cls(options)
     state, version = (
         repo.get_strategy_state(session, study_id=study.id, strategy=cls.name)
         if cls.stateful
@@ -220,28 +225,14 @@ def answer_with_fallback(db: Database, *, op_id: int) -> bool:
                     return False
                 study = session.get(StudyRow, op.study_id)
                 have = session.scalar(select(func.count()).where(TrialRow.operation_id == op_id))
-                missing = op.count - int(have or 0)
                 name = repo.definition_of(study).settings.fallback_strategy
-                cls = get_strategy(name)
-                snapshot = repo.load_snapshot(
-                    session, study=study, with_history=cls.needs_history, nonce=secrets.randbits(63)
-                )
-                state, version = repo.get_strategy_state(session, study_id=study.id, strategy=name)
-                proposal = cls().suggest(snapshot, missing, state)
-                if proposal.state is not None and not repo.set_strategy_state(
-                    session,
-                    study_id=study.id,
-                    strategy=name,
-                    state=proposal.state,
-                    expected_version=version,
-                ):
-                    raise StateConflict
-                insert_suggested_trials(
+                _suggest_inline(
                     session,
                     study=study,
-                    proposal=proposal,
-                    strategy=name,
-                    evaluators=[op.evaluator] * missing,
+                    cls=get_strategy(name),
+                    options={},
+                    n=op.count - int(have or 0),
+                    evaluator=op.evaluator,
                     op_id=op_id,
                 )
                 op.state = OperationState.done.value
@@ -326,8 +317,7 @@ def _claim_request(session: Session, *, study_id: int, req: AskRequest) -> int |
         "state": OperationState.done.value,
         "created_at": utcnow(),
     }
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql if dialect == "postgresql" else sqlite).insert(OperationRow)
+    ins = upsert(session, OperationRow)
     stmt = (
         ins.values(**values)
         .on_conflict_do_nothing(index_elements=["study_id", "request_id"])

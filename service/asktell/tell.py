@@ -10,7 +10,6 @@ from __future__ import annotations
 import statistics
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from asktell import metrics
@@ -20,6 +19,7 @@ from asktell.core.study import StudyDefinition, definition_from_json
 from asktell.db import repository as repo
 from asktell.db.models import IntermediateRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
+from asktell.db.session import upsert
 from asktell_client.types import ReportRequest, TellRequest
 
 __all__ = ["heartbeat_trial", "report_trial", "tell_trial"]
@@ -102,8 +102,7 @@ def report_trial(session: Session, *, project_id: int, trial_id: int, req: Repor
             field="trial_id",
             code="trial_already_finished",
         )
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql if dialect == "postgresql" else sqlite).insert(IntermediateRow)
+    ins = upsert(session, IntermediateRow)
     inserted = session.scalar(
         ins.values(trial_id=trial.id, step=req.step, values=values, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["trial_id", "step"])

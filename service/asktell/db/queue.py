@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from asktell.core.states import JobState, OperationState
 from asktell.db.models import JobRow, OperationRow, WorkerRow, utcnow
+from asktell.db.session import upsert
 
 __all__ = [
     "complete_job",
@@ -46,7 +46,6 @@ def enqueue_job(
 ) -> int | None:
     """Queue a job of `kind` for the study unless one is already queued (then `params` of
     the queued one stay). Returns the new job's id, or None when it merged."""
-    dialect = session.get_bind().dialect.name
     values = {
         "study_id": study_id,
         "kind": kind,
@@ -56,15 +55,14 @@ def enqueue_job(
         "params": params,
     }
     where = text("state = 'queued'")
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(JobRow)
+        upsert(session, JobRow)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["study_id", "kind"], index_where=where)
         .returning(JobRow.id)
     )
     job_id = session.execute(stmt).scalar()
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')"))
     return job_id
 

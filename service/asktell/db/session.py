@@ -7,13 +7,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from asktell.core.errors import Unavailable
 
-__all__ = ["Database"]
+__all__ = ["Database", "upsert"]
+
+
+def upsert(session: Session, table):
+    """An INSERT with ON CONFLICT support for the session's engine (PostgreSQL or SQLite)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 class Database:

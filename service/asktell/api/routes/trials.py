@@ -13,11 +13,10 @@ from asktell import metrics
 from asktell.api.context import AppContext
 from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
 from asktell.api.idempotency import IdempotencyKey, run_once
-from asktell.ask import answer_with_fallback, read_operation, start_ask
+from asktell.ask import AskOutcome, answer_with_fallback, read_operation, start_ask
 from asktell.core.errors import Conflict, NotFound
 from asktell.db import repository as repo
 from asktell.db.convert import trial_to_wire
-from asktell.db.models import StudyRow
 from asktell.tell import heartbeat_trial, report_trial, tell_trial
 from asktell_client.types import (
     AskRequest,
@@ -54,16 +53,16 @@ async def ask_trials(
         ctx.hub.wake_jobs()
     if outcome.done:
         return AskResponse(trials=[trial_to_wire(t) for t in outcome.trials])
-    return await _wait_for_operation(ctx, caller.project_id, outcome.operation_id, body, started)
+    return await _wait_for_operation(ctx, caller.project_id, outcome, body, started)
 
 
 async def _wait_for_operation(
-    ctx: AppContext, project_id: int, op_id: int, body: AskRequest, started: float
+    ctx: AppContext, project_id: int, outcome: AskOutcome, body: AskRequest, started: float
 ) -> AskResponse | JSONResponse:
     """Wait for a worker, up to the ask's wait; past the study's deadline use its fallback."""
-    op, _ = await run_in_threadpool(read_operation, ctx.db, project_id=project_id, op_id=op_id)
-    deadline, ask_timeout = await run_in_threadpool(_deadlines, ctx, op.study_id)
-    limit = body.wait if body.wait is not None else ask_timeout
+    op_id, settings = outcome.operation_id, outcome.settings
+    deadline = settings.suggestion_deadline
+    limit = body.wait if body.wait is not None else settings.ask_timeout
     metrics.ASKS_WAITING.inc()
     try:
         while True:
@@ -92,12 +91,6 @@ async def _wait_for_operation(
             await ctx.hub.wait_op(op_id, min(ctx.settings.poll_interval, until - elapsed))
     finally:
         metrics.ASKS_WAITING.dec()
-
-
-def _deadlines(ctx: AppContext, study_id: int) -> tuple[float | None, float]:
-    with ctx.db.read() as session:
-        settings = repo.definition_of(session.get(StudyRow, study_id)).settings
-        return settings.suggestion_deadline, settings.ask_timeout
 
 
 @router.get("/operations/{operation_id}", response_model=Operation)
