@@ -132,11 +132,15 @@ def endpoints(sid: int) -> list[str]:
         f"{d}/sample",
         f"{d}/importance",
         f"{d}/contour?x=lr&y=dropout",
+        f"{d}/rank",
+        f"{d}/events?timeout=0",
         f"{d}/pareto",
         f"{d}/timeline",
         f"{d}/intermediates",
         f"{d}/queue",
         f"/v1/dashboard/compare?study_id={sid}",
+        f"/v1/studies/{sid}/note",
+        f"/v1/studies/{sid}/artifacts",
     ]
 
 
@@ -230,6 +234,7 @@ def measure_page(base: str, sid: int, shots: Path | None, server_pid: int) -> di
         page.wait_for_selector("#parallel svg path.pc-line", timeout=60_000)
         page.wait_for_selector("#contour svg rect.cell", timeout=60_000)
         page.wait_for_selector("#importance .bar-row", timeout=60_000)
+        page.wait_for_selector("#rank svg circle.rank-pt", timeout=60_000)
         params_tab = time.perf_counter() - t
         if shots is not None:
             page.screenshot(path=str(shots / "bench-params-100k.png"), full_page=True)

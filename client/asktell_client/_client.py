@@ -80,6 +80,10 @@ class Client(BaseClient):
             idempotency_key=idempotency_key,
             timeout=timeout,
         )
+        return self._send(request, max_retries)
+
+    def _send(self, request: httpx.Request, max_retries: int | None = None) -> httpx.Response:
+        """Send a built request, retrying it as it is (same idempotency key)."""
         attempt = 0
         while True:
             response: httpx.Response | None = None
@@ -163,6 +167,10 @@ class AsyncClient(BaseClient):
             idempotency_key=idempotency_key,
             timeout=timeout,
         )
+        return await self._send(request, max_retries)
+
+    async def _send(self, request: httpx.Request, max_retries: int | None = None) -> httpx.Response:
+        """Send a built request, retrying it as it is (same idempotency key)."""
         attempt = 0
         while True:
             response: httpx.Response | None = None

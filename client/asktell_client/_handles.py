@@ -10,10 +10,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _payloads as P
+from . import arrays
+from ._attachments import (
+    AsyncStudyAttachments,
+    AsyncTrialAttachments,
+    StudyAttachments,
+    TrialAttachments,
+)
 from ._base import log, new_idempotency_key, parse
 from .errors import APITimeoutError, NotFoundError, OperationError
 from .loop import AsyncHeartbeat, Heartbeat, optimize_async, optimize_sync
 from .types import (
+    ArrayValue,
     AskResponse,
     HeartbeatResponse,
     Operation,
@@ -47,6 +55,11 @@ class _StudyBase:
     @property
     def name(self) -> str:
         return self.data.name
+
+    @property
+    def _trial_query(self) -> dict[str, str]:
+        """Query of requests returning trials: float32 blocks for arrays when numpy is here."""
+        return arrays.array_query(self.data)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id}, name={self.name!r})"
@@ -102,7 +115,8 @@ class _TrialBase:
         return self.data.id
 
     @property
-    def params(self) -> dict[str, ParamValue]:
+    def params(self) -> dict[str, ParamValue | ArrayValue]:
+        """The trial's params as sent: array values as lists or float32 blocks (see `inputs`)."""
         return self.data.params
 
     @property
@@ -127,6 +141,19 @@ class _TrialBase:
         name = type(self).__name__
         return f"{name}(id={self.id}, state={self.state.value}, params={self.params})"
 
+    @property
+    def _trial_query(self) -> dict[str, str]:
+        return arrays.array_query(self._study_data)
+
+    def array(self, name: str) -> Any:
+        """Array parameter `name` as a float32 numpy array (needs ``asktell-client[numpy]``)."""
+        return arrays.to_numpy(self.params[name])
+
+    def inputs(self) -> dict[str, Any]:
+        """The params as an evaluator takes them: array parameters as float32 numpy arrays
+        (lists of floats where numpy is not installed), everything else as is."""
+        return arrays.evaluator_params(self.params, self._study_data)
+
     def _after_tell(self, response: httpx.Response) -> Trial:
         self.data = parse(Trial, response)
         self._told = True
@@ -141,7 +168,7 @@ class _TrialBase:
 # --------------------------------------------------------------------------- sync
 
 
-class StudyHandle(_StudyBase):
+class StudyHandle(_StudyBase, StudyAttachments):
     """A study on the server. `data` is the last fetched `Study`."""
 
     def __init__(self, client: Client, data: Study):
@@ -191,6 +218,7 @@ class StudyHandle(_StudyBase):
             "POST",
             f"/v1/studies/{self.id}/trials:ask",
             json=body,
+            params=self._trial_query,
             idempotency_key=key,
             timeout=read_timeout,
         )
@@ -205,7 +233,7 @@ class StudyHandle(_StudyBase):
             _check_deadline(deadline, op)
             self._client._wait(P.poll_delay(attempt))
             attempt += 1
-            op = self._client._get(Operation, f"/v1/operations/{op.id}")
+            op = self._client._get(Operation, f"/v1/operations/{op.id}", **self._trial_query)
         return trials
 
     def trials(self, state: str | None = None, page_size: int | None = None) -> Iterator[Trial]:
@@ -218,6 +246,7 @@ class StudyHandle(_StudyBase):
                 state=state,
                 limit=page_size,
                 cursor=cursor,
+                **self._trial_query,
             )
             yield from page.items
             if not page.next_cursor:
@@ -226,13 +255,15 @@ class StudyHandle(_StudyBase):
 
     def trial(self, trial_id: int) -> TrialHandle:
         """A handle on one of this study's trials, to tell or fail it."""
-        data = self._client._get(Trial, f"/v1/trials/{trial_id}")
+        data = self._client._get(Trial, f"/v1/trials/{trial_id}", **self._trial_query)
         return TrialHandle(self._client, self.data, data)
 
     def best(self) -> Trial | None:
         """The best completed trial, or None when there is none yet."""
         try:
-            return self._client._get(Trial, f"/v1/studies/{self.id}/trials:best")
+            return self._client._get(
+                Trial, f"/v1/studies/{self.id}/trials:best", **self._trial_query
+            )
         except NotFoundError as err:
             if _no_completed_trials(err):
                 return None
@@ -240,7 +271,8 @@ class StudyHandle(_StudyBase):
 
     def pareto(self) -> list[Trial]:
         """The non-dominated completed trials."""
-        return self._client._get(TrialList, f"/v1/studies/{self.id}/trials:pareto").trials
+        path = f"/v1/studies/{self.id}/trials:pareto"
+        return self._client._get(TrialList, path, **self._trial_query).trials
 
     def export(self) -> StudyExport:
         """The whole study and its history as a portable document."""
@@ -249,7 +281,9 @@ class StudyHandle(_StudyBase):
     def add_trial(self, params: Mapping[str, Any], values: Any = None) -> TrialHandle:
         """Add a trial by hand: pending without values, completed with them."""
         body = P.trial_create_body(params, values, self.data)
-        response = self._client._request("POST", f"/v1/studies/{self.id}/trials", json=body)
+        response = self._client._request(
+            "POST", f"/v1/studies/{self.id}/trials", json=body, params=self._trial_query
+        )
         return TrialHandle(self._client, self.data, parse(Trial, response))
 
     def optimize(
@@ -268,7 +302,7 @@ class StudyHandle(_StudyBase):
         return optimize_sync(self, fn, n_trials, n_jobs, evaluator, show_progress)
 
 
-class TrialHandle(_TrialBase):
+class TrialHandle(_TrialBase, TrialAttachments):
     """A trial to evaluate. Use ``with trial:`` to send heartbeats while it runs; an
     exception escaping the block fails the trial unless it was already told."""
 
@@ -282,7 +316,7 @@ class TrialHandle(_TrialBase):
 
     def refresh(self) -> Trial:
         """Fetch the trial again."""
-        self.data = self._client._get(Trial, f"/v1/trials/{self.id}")
+        self.data = self._client._get(Trial, f"/v1/trials/{self.id}", **self._trial_query)
         return self.data
 
     def tell(self, values: Any) -> Trial:
@@ -298,7 +332,9 @@ class TrialHandle(_TrialBase):
         return self._tell(P.stop_body(values, reason, self._study_data))
 
     def _tell(self, body: dict[str, Any]) -> Trial:
-        response = self._client._request("POST", f"/v1/trials/{self.id}:tell", json=body)
+        response = self._client._request(
+            "POST", f"/v1/trials/{self.id}:tell", json=body, params=self._trial_query
+        )
         trial = self._after_tell(response)
         self._stop_heartbeat()
         return trial
@@ -350,7 +386,7 @@ class TrialHandle(_TrialBase):
 # --------------------------------------------------------------------------- async
 
 
-class AsyncStudyHandle(_StudyBase):
+class AsyncStudyHandle(_StudyBase, AsyncStudyAttachments):
     """A study on the server, for `AsyncClient`; the same methods as `StudyHandle`."""
 
     def __init__(self, client: AsyncClient, data: Study):
@@ -396,6 +432,7 @@ class AsyncStudyHandle(_StudyBase):
             "POST",
             f"/v1/studies/{self.id}/trials:ask",
             json=body,
+            params=self._trial_query,
             idempotency_key=key,
             timeout=read_timeout,
         )
@@ -410,7 +447,7 @@ class AsyncStudyHandle(_StudyBase):
             _check_deadline(deadline, op)
             await self._client._wait(P.poll_delay(attempt))
             attempt += 1
-            op = await self._client._get(Operation, f"/v1/operations/{op.id}")
+            op = await self._client._get(Operation, f"/v1/operations/{op.id}", **self._trial_query)
         return trials
 
     async def trials(
@@ -425,6 +462,7 @@ class AsyncStudyHandle(_StudyBase):
                 state=state,
                 limit=page_size,
                 cursor=cursor,
+                **self._trial_query,
             )
             for item in page.items:
                 yield item
@@ -434,13 +472,15 @@ class AsyncStudyHandle(_StudyBase):
 
     async def trial(self, trial_id: int) -> AsyncTrialHandle:
         """A handle on one of this study's trials, to tell or fail it."""
-        data = await self._client._get(Trial, f"/v1/trials/{trial_id}")
+        data = await self._client._get(Trial, f"/v1/trials/{trial_id}", **self._trial_query)
         return AsyncTrialHandle(self._client, self.data, data)
 
     async def best(self) -> Trial | None:
         """The best completed trial, or None when there is none yet."""
         try:
-            return await self._client._get(Trial, f"/v1/studies/{self.id}/trials:best")
+            return await self._client._get(
+                Trial, f"/v1/studies/{self.id}/trials:best", **self._trial_query
+            )
         except NotFoundError as err:
             if _no_completed_trials(err):
                 return None
@@ -448,7 +488,8 @@ class AsyncStudyHandle(_StudyBase):
 
     async def pareto(self) -> list[Trial]:
         """The non-dominated completed trials."""
-        page = await self._client._get(TrialList, f"/v1/studies/{self.id}/trials:pareto")
+        path = f"/v1/studies/{self.id}/trials:pareto"
+        page = await self._client._get(TrialList, path, **self._trial_query)
         return page.trials
 
     async def export(self) -> StudyExport:
@@ -458,7 +499,9 @@ class AsyncStudyHandle(_StudyBase):
     async def add_trial(self, params: Mapping[str, Any], values: Any = None) -> AsyncTrialHandle:
         """Add a trial by hand: pending without values, completed with them."""
         body = P.trial_create_body(params, values, self.data)
-        response = await self._client._request("POST", f"/v1/studies/{self.id}/trials", json=body)
+        response = await self._client._request(
+            "POST", f"/v1/studies/{self.id}/trials", json=body, params=self._trial_query
+        )
         return AsyncTrialHandle(self._client, self.data, parse(Trial, response))
 
     async def optimize(
@@ -473,7 +516,7 @@ class AsyncStudyHandle(_StudyBase):
         return await optimize_async(self, fn, n_trials, n_jobs, evaluator, show_progress)
 
 
-class AsyncTrialHandle(_TrialBase):
+class AsyncTrialHandle(_TrialBase, AsyncTrialAttachments):
     """A trial to evaluate; ``async with trial:`` sends heartbeats from a task."""
 
     def __init__(self, client: AsyncClient, study: Study, data: Trial):
@@ -486,7 +529,7 @@ class AsyncTrialHandle(_TrialBase):
 
     async def refresh(self) -> Trial:
         """Fetch the trial again."""
-        self.data = await self._client._get(Trial, f"/v1/trials/{self.id}")
+        self.data = await self._client._get(Trial, f"/v1/trials/{self.id}", **self._trial_query)
         return self.data
 
     async def tell(self, values: Any) -> Trial:
@@ -502,7 +545,9 @@ class AsyncTrialHandle(_TrialBase):
         return await self._tell(P.stop_body(values, reason, self._study_data))
 
     async def _tell(self, body: dict[str, Any]) -> Trial:
-        response = await self._client._request("POST", f"/v1/trials/{self.id}:tell", json=body)
+        response = await self._client._request(
+            "POST", f"/v1/trials/{self.id}:tell", json=body, params=self._trial_query
+        )
         trial = self._after_tell(response)
         await self._stop_heartbeat()
         return trial

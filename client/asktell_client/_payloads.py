@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .arrays import encode_params
 from .types import (
     ObjectiveSpec,
     StrategySpec,
@@ -122,7 +123,7 @@ def ask_body(
 
 def trial_create_body(params: Mapping[str, Any], values: Any, study: Study) -> dict[str, Any]:
     """A `TrialCreate` body; `values` takes the same forms as in a tell."""
-    body: dict[str, Any] = {"params": jsonable(params)}
+    body: dict[str, Any] = {"params": jsonable(encode_params(params))}
     if values is not None:
         body["values"] = normalize_values(values, study.objectives)
     return body

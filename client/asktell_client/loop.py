@@ -270,7 +270,7 @@ def _log_failure(trial_id: int, reason: str) -> None:
 def _evaluate(trial: TrialHandle, fn: Callable[[dict[str, Any]], Any], study: Study) -> Trial:
     with trial:
         try:
-            values = P.normalize_values(fn(dict(trial.params)), study.objectives)
+            values = P.normalize_values(fn(trial.inputs()), study.objectives)
         except Exception as exc:
             reason = P.failure_reason(exc)
             _log_failure(trial.id, reason)
@@ -349,7 +349,7 @@ async def _aevaluate(
 ) -> Trial:
     async with trial:
         try:
-            values = P.normalize_values(await _call(fn, dict(trial.params)), study.objectives)
+            values = P.normalize_values(await _call(fn, trial.inputs()), study.objectives)
         except Exception as exc:
             reason = P.failure_reason(exc)
             _log_failure(trial.id, reason)

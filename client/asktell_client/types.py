@@ -7,6 +7,7 @@ imports them, so client and server cannot drift apart.
 from __future__ import annotations
 
 import math
+import struct
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -14,6 +15,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
 __all__ = [
+    "ARRAY_MAX_LENGTH",
+    "ArrayBlock",
+    "ArrayFormat",
+    "ArrayParam",
+    "ArrayValue",
     "AskRequest",
     "AskResponse",
     "CategoricalParam",
@@ -29,6 +35,7 @@ __all__ = [
     "ObjectiveSpec",
     "Operation",
     "Param",
+    "ParamInput",
     "ParamValue",
     "ReportRequest",
     "ReportResponse",
@@ -51,6 +58,7 @@ __all__ = [
 ]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$"
+ARRAY_MAX_LENGTH = 1_000_000
 ParamValue = bool | int | float | str
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
@@ -140,9 +148,72 @@ class FixedParam(_ParamBase):
     value: ParamValue
 
 
+class ArrayParam(_Strict):
+    """A vector of `length` float32 numbers, each in [low, high] (linear or log scale).
+
+    Bounds are enforced at float32 precision. A trial carries the vector as a JSON
+    list of numbers or as an `ArrayBlock`. Array parameters cannot be conditional.
+    """
+
+    type: Literal["array"] = "array"
+    name: Name
+    length: int = Field(ge=1, le=ARRAY_MAX_LENGTH)
+    low: float
+    high: float
+    log: bool = False
+    condition: None = Field(
+        default=None, description="always null: array parameters cannot be conditional"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unconditional(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("condition") is not None:
+            raise ValueError("condition: array parameters cannot be conditional")
+        return data
+
+    @model_validator(mode="after")
+    def _check_range(self) -> ArrayParam:
+        _check_bounds(self.low, self.high, self.log)
+        if max(abs(self.low), abs(self.high)) > FLOAT32_MAX:
+            raise ValueError("high: array bounds must fit in float32 (|bound| <= 3.4e38)")
+        if _float32(self.low) >= _float32(self.high):
+            raise ValueError("high: low and high must differ at float32 precision")
+        if self.log and _float32(self.low) <= 0:
+            raise ValueError("low: must be > 0 at float32 precision on a log scale")
+        return self
+
+
 Param = Annotated[
-    FloatParam | IntParam | CategoricalParam | FixedParam, Field(discriminator="type")
+    FloatParam | IntParam | CategoricalParam | FixedParam | ArrayParam,
+    Field(discriminator="type"),
 ]
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _float32(x: float) -> float:
+    """`x` rounded to the nearest float32 (no numpy needed)."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+class ArrayFormat(str, Enum):
+    """How responses carry array values: `list` of numbers, or `b64` blocks."""
+
+    list = "list"
+    b64 = "b64"
+
+
+class ArrayBlock(_Strict):
+    """An array value as base64 of its little-endian float32 bytes (4 bytes a number)."""
+
+    dtype: Literal["float32"] = "float32"
+    b64: str = Field(max_length=4 * ((4 * ARRAY_MAX_LENGTH + 2) // 3))
+
+
+ArrayValue = list[float] | ArrayBlock
+# Inputs take array values loosely typed, so the server can name the bad element or field.
+ParamInput = ParamValue | list[Any] | dict[str, Any]
 
 
 def _check_bounds(low: float, high: float, log: bool) -> None:
@@ -284,7 +355,7 @@ class Trial(_Open):
     id: int
     study_id: int
     state: TrialState
-    params: dict[str, ParamValue]
+    params: dict[str, ParamValue | ArrayValue]
     values: dict[str, float] | None = None
     intermediate: dict[int, dict[str, float]] = Field(default_factory=dict)
     failure_reason: str | None = None
@@ -302,9 +373,12 @@ class TrialPage(_Open):
 
 
 class TrialCreate(_Strict):
-    """A trial added by hand, optionally with its result already known."""
+    """A trial added by hand, optionally with its result already known.
 
-    params: dict[str, ParamValue]
+    An array parameter takes a list of numbers or an `ArrayBlock`.
+    """
+
+    params: dict[str, ParamInput]
     values: dict[str, StrictFloat] | None = None
 
 
@@ -375,7 +449,7 @@ class StrategyInfo(_Open):
 
 class TrialExport(_Strict):
     state: TrialState
-    params: dict[str, ParamValue]
+    params: dict[str, ParamInput]
     values: dict[str, float] | None = None
     intermediate: dict[int, dict[str, float]] = Field(default_factory=dict)
     failure_reason: str | None = None
@@ -384,6 +458,7 @@ class TrialExport(_Strict):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=100_000)
 
 
 class StudyExport(_Strict):
@@ -391,6 +466,7 @@ class StudyExport(_Strict):
     study: StudyCreate
     state: StudyState = StudyState.running
     trials: list[TrialExport] = Field(default_factory=list)
+    note: str | None = Field(default=None, max_length=100_000)
 
 
 # --------------------------------------------------------------------------- errors

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,11 +24,50 @@ from asktell.db.queue import enqueue_job
 from asktell.db.session import Database, upsert
 from asktell.strategies.base import Proposal, Strategy
 from asktell.strategies.registry import get_strategy
-from asktell_client.types import AskRequest, FloatParam, StudySettings
+from asktell_client.types import ArrayParam, AskRequest, FloatParam, StudySettings
 
 __all__ = ["AskOutcome", "StateConflict", "insert_suggested_trials", "start_ask"]
 
 MAX_ATTEMPTS = 8
+
+# The hot path's statements are built once: building a statement and its cache
+# key per request cost more CPU than the round trips it made.
+_TRIALS = TrialRow.__table__
+_STUDIES = StudyRow.__table__
+_INSERT_TRIALS = insert(_TRIALS).returning(*_TRIALS.c, sort_by_parameter_order=True)
+_SET_OPERATION = (
+    update(_TRIALS)
+    .where(_TRIALS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(operation_id=bindparam("op_id"))
+)
+
+
+def _study_probe():
+    """The study, and whether pending, stale or silent trials wait: one statement."""
+    t = _TRIALS
+    pending = (
+        select(t.c.id).where(t.c.study_id == _STUDIES.c.id, t.c.state == "pending").exists()
+    )
+    stale = (
+        select(t.c.id)
+        .where(t.c.study_id == _STUDIES.c.id, t.c.state == "stale", t.c.reoffered.is_(False))
+        .exists()
+    )
+    oldest_beat = (
+        select(func.min(t.c.heartbeat_at))
+        .where(t.c.study_id == _STUDIES.c.id, t.c.state == "running")
+        .scalar_subquery()
+    )
+    return select(
+        *_STUDIES.c,
+        pending.label("has_pending"),
+        stale.label("has_stale"),
+        oldest_beat.label("oldest_beat"),
+    ).where(_STUDIES.c.id == bindparam("study_id"), _STUDIES.c.project_id == bindparam("project"))
+
+
+_STUDY_PROBE = _study_probe()
+StudyRecord = StudyRow | Row  # an ORM study, or a Core row with the same columns
 
 
 class StateConflict(Exception):
@@ -37,7 +76,7 @@ class StateConflict(Exception):
 
 @dataclass
 class AskOutcome:
-    trials: list[TrialRow]
+    trials: list[TrialRow | Row]
     operation_id: int | None = None
     done: bool = True
     refill: bool = False
@@ -84,7 +123,7 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     count = _within_budget(session, study=study, budget=definition.settings.budget, n=req.count)
     now = utcnow()
     timeout = definition.settings.heartbeat_timeout
-    handed: list[TrialRow] = []
+    handed: list[Row] = []
     waiting = waiting_kinds(timeout)
     if "pending" in waiting:
         handed = _hand_out_pending(
@@ -122,8 +161,8 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
 
     if op_id is None:
         op_id = _create_operation(session, study_id=study.id, req=req)
-        for t in handed:
-            t.operation_id = op_id
+        if handed:
+            session.execute(_SET_OPERATION, {"ids": [t.id for t in handed], "op_id": op_id})
     session.execute(
         update(OperationRow)
         .where(OperationRow.id == op_id)
@@ -136,14 +175,14 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
 def _suggest_inline(
     session: Session,
     *,
-    study: StudyRow,
+    study: StudyRecord,
     cls: type[Strategy],
     options: dict,
     n: int,
     evaluator: str,
     op_id: int | None,
     now=None,
-) -> list[TrialRow]:
+) -> list[Row]:
     """Run a cheap strategy in this transaction, skipping points that open trials hold."""
     definition = repo.definition_of(study)
     space = definition.space
@@ -157,7 +196,7 @@ def _suggest_inline(
     repeats = definition.settings.allow_repeats
     # Collisions need a space without an always-active float parameter.
     may_collide = not repeats and not any(
-        isinstance(p, FloatParam) and p.condition is None for p in space
+        isinstance(p, FloatParam | ArrayParam) and p.condition is None for p in space
     )
     points: list[dict] = []
     sources: list[str] = []
@@ -266,14 +305,14 @@ def read_operation(db: Database, *, project_id: int, op_id: int) -> tuple[Operat
 def insert_suggested_trials(
     session: Session,
     *,
-    study: StudyRow,
+    study: StudyRecord,
     proposal: Proposal,
     strategy: str,
     evaluators: list[str | None],
     op_id: int | list[int] | None,
     now=None,
     buffered: bool = False,
-) -> list[TrialRow]:
+) -> list[Row]:
     """Insert running trials for a proposal's points (one statement).
 
     `buffered=True` inserts them as pending prefetched trials instead, which
@@ -302,9 +341,7 @@ def insert_suggested_trials(
     ]
     if not rows:
         return []
-    return list(
-        session.scalars(insert(TrialRow).returning(TrialRow, sort_by_parameter_order=True), rows)
-    )
+    return list(session.execute(_INSERT_TRIALS, rows))
 
 
 def _claim_request(session: Session, *, study_id: int, req: AskRequest) -> int | None:
@@ -354,7 +391,7 @@ def _replay(session: Session, *, study_id: int, request_id: str) -> AskOutcome:
     return AskOutcome(trials, op.id, done=op.state != OperationState.waiting.value)
 
 
-def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: int) -> int:
+def _within_budget(session: Session, *, study: StudyRecord, budget: int | None, n: int) -> int:
     if budget is None:
         return n
     waiting = select(OperationRow.id).where(
@@ -373,31 +410,10 @@ def _within_budget(session: Session, *, study: StudyRow, budget: int | None, n: 
 def _study_and_waiting(session: Session, *, project_id: int, study_id: int):
     """The study, and a function telling (for a heartbeat timeout) whether pending trials
     or silent/stale ones wait to be handed out: one statement on the common path."""
-    t = TrialRow
-    pending = (
-        select(t.id).where(t.study_id == StudyRow.id, t.state == TrialState.pending.value).exists()
-    )
-    stale = (
-        select(t.id)
-        .where(t.study_id == StudyRow.id, t.state == TrialState.stale.value, t.reoffered.is_(False))
-        .exists()
-    )
-    oldest_beat = (
-        select(func.min(t.heartbeat_at))
-        .where(t.study_id == StudyRow.id, t.state == TrialState.running.value)
-        .scalar_subquery()
-    )
-    found = session.execute(
-        select(
-            StudyRow,
-            pending.label("pending"),
-            stale.label("stale"),
-            oldest_beat.label("oldest_beat"),
-        ).where(StudyRow.id == study_id, StudyRow.project_id == project_id)
-    ).first()
-    if found is None:
+    study = session.execute(_STUDY_PROBE, {"study_id": study_id, "project": project_id}).first()
+    if study is None:
         raise NotFound(f"study {study_id} not found", field="study_id", code="study_not_found")
-    study, has_pending, has_stale, beat = found
+    has_pending, has_stale, beat = study.has_pending, study.has_stale, study.oldest_beat
 
     def kinds(timeout: float) -> set[str]:
         out = {"pending"} if has_pending else set()
@@ -427,7 +443,7 @@ def budget_used(session: Session, *, study_id: int) -> int:
 
 def _hand_out_pending(
     session: Session, *, study_id: int, n: int, evaluator: str, op_id: int | None
-) -> list[TrialRow]:
+) -> list[Row]:
     if n <= 0:
         return []
     # Pick the ids first: PostgreSQL may re-run a LIMIT subquery inside UPDATE ... IN (...).
@@ -444,8 +460,8 @@ def _hand_out_pending(
         return []
     now = utcnow()
     stmt = (
-        update(TrialRow)
-        .where(TrialRow.id.in_(ids), TrialRow.state == TrialState.pending.value)
+        update(_TRIALS)
+        .where(_TRIALS.c.id.in_(ids), _TRIALS.c.state == TrialState.pending.value)
         .values(
             state=TrialState.running.value,
             evaluator=evaluator,
@@ -453,10 +469,9 @@ def _hand_out_pending(
             heartbeat_at=now,
             operation_id=op_id,
         )
-        .returning(TrialRow)
-        .execution_options(synchronize_session=False)
+        .returning(*_TRIALS.c)
     )
-    return list(session.scalars(stmt))
+    return list(session.execute(stmt))
 
 
 def mark_stale(session: Session, *, study_id: int, timeout: float) -> int:
@@ -478,12 +493,12 @@ def mark_stale(session: Session, *, study_id: int, timeout: float) -> int:
 def _reoffer_stale(
     session: Session,
     *,
-    study: StudyRow,
+    study: StudyRecord,
     n: int,
     evaluator: str,
     op_id: int | None,
     timeout: float,
-) -> list[TrialRow]:
+) -> list[Row]:
     if n <= 0:
         return []
     mark_stale(session, study_id=study.id, timeout=timeout)

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     poll_interval: float = 0.02
     max_body_bytes: int = 64 * 1024 * 1024
+    artifact_max_bytes: int = 16 * 1024 * 1024  # one uploaded file; max_body_bytes bounds it too
     log_level: str = "info"
 
     @field_validator("database_url")

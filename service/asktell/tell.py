@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from asktell import metrics
@@ -24,6 +24,36 @@ from asktell_client.types import ReportRequest, TellRequest
 
 __all__ = ["heartbeat_trial", "report_trial", "tell_trial"]
 
+# Built once: statement construction per request cost more CPU than the round trips.
+_TRIALS, _STUDIES = TrialRow.__table__, StudyRow.__table__
+_TELL_PROBE = (
+    select(
+        _TRIALS.c.state,
+        _TRIALS.c["values"],
+        _TRIALS.c.failure_reason,
+        _STUDIES.c.id,
+        _STUDIES.c.spec,
+        _STUDIES.c.strategy,
+        _STUDIES.c.settings,
+        _STUDIES.c.updated_at,
+    )
+    .join(_STUDIES, _STUDIES.c.id == _TRIALS.c.study_id)
+    .where(_TRIALS.c.id == bindparam("trial_id"), _STUDIES.c.project_id == bindparam("project"))
+    .with_for_update(of=_TRIALS)
+)
+_TRIAL_BY_ID = select(_TRIALS).where(_TRIALS.c.id == bindparam("trial_id"))
+_FINISH = (
+    update(_TRIALS)
+    .where(_TRIALS.c.id == bindparam("trial_id"))
+    .values(
+        state=bindparam("state"),
+        values=bindparam("values", type_=_TRIALS.c["values"].type),
+        finished_at=bindparam("finished_at"),
+        failure_reason=bindparam("failure_reason"),
+    )
+    .returning(*_TRIALS.c)
+)
+
 
 def tell_trial(
     session: Session, *, project_id: int, trial_id: int, req: TellRequest
@@ -33,22 +63,7 @@ def tell_trial(
     Two Core statements on the common path: read the trial's state and its
     study (locking the trial), then update it.
     """
-    trials, studies = TrialRow.__table__, StudyRow.__table__
-    found = session.execute(
-        select(
-            trials.c.state,
-            trials.c["values"],
-            trials.c.failure_reason,
-            studies.c.id,
-            studies.c.spec,
-            studies.c.strategy,
-            studies.c.settings,
-            studies.c.updated_at,
-        )
-        .join(studies, studies.c.id == trials.c.study_id)
-        .where(trials.c.id == trial_id, studies.c.project_id == project_id)
-        .with_for_update(of=trials)
-    ).first()
+    found = session.execute(_TELL_PROBE, {"trial_id": trial_id, "project": project_id}).first()
     if found is None:
         raise NotFound(f"trial {trial_id} not found", field="trial_id", code="trial_not_found")
     definition = definition_from_json(
@@ -67,22 +82,21 @@ def tell_trial(
             and found.values == values
             and (state != TrialState.failed or found.failure_reason == req.reason)
         ):
-            return session.execute(select(trials).where(trials.c.id == trial_id)).one(), False
+            return session.execute(_TRIAL_BY_ID, {"trial_id": trial_id}).one(), False
         raise Conflict(
             f"trial {trial_id} is already {found.state} with values {found.values}",
             field="values" if state == TrialState.completed else "state",
             code="trial_already_finished",
         )
     row = session.execute(
-        update(trials)
-        .where(trials.c.id == trial_id)
-        .values(
-            state=state.value,
-            values=values,
-            finished_at=utcnow(),
-            failure_reason=req.reason if state != TrialState.completed else None,
-        )
-        .returning(*trials.c)
+        _FINISH,
+        {
+            "trial_id": trial_id,
+            "state": state.value,
+            "values": values,
+            "finished_at": utcnow(),
+            "failure_reason": req.reason if state != TrialState.completed else None,
+        },
     ).one()
     metrics.TELLS.labels(state.value).inc()
     prefetch = definition.settings.prefetch > 0

@@ -41,11 +41,19 @@ def _seed(client, token) -> dict:
         f"/v1/studies/{study['id']}/trials:ask", json={"count": 2}, headers=h
     ).json()["trials"]
     client.post(f"/v1/trials/{trials[0]['id']}:tell", json={"values": {"value": 1.0}}, headers=h)
-    return {"study": study["id"], "trial": trials[1]["id"], "done": trials[0]["id"]}
+    artifact = client.post(
+        f"/v1/studies/{study['id']}/artifacts", params={"name": "a.txt"}, content=b"x", headers=h
+    ).json()
+    return {
+        "study": study["id"],
+        "trial": trials[1]["id"],
+        "done": trials[0]["id"],
+        "artifact": artifact["id"],
+    }
 
 
 def _endpoints(ids: dict) -> list[tuple[str, str, dict | None]]:
-    s, t = ids["study"], ids["trial"]
+    s, t, a = ids["study"], ids["trial"], ids["artifact"]
     return [
         ("GET", f"/v1/studies/{s}", None),
         ("PATCH", f"/v1/studies/{s}", {"state": "paused"}),
@@ -59,6 +67,19 @@ def _endpoints(ids: dict) -> list[tuple[str, str, dict | None]]:
         ("POST", f"/v1/trials/{t}:tell", {"values": {"value": 2.0}}),
         ("POST", f"/v1/trials/{t}:report", {"step": 0, "values": {"value": 2.0}}),
         ("POST", f"/v1/trials/{t}:heartbeat", None),
+        ("GET", f"/v1/studies/{s}/note", None),
+        ("PUT", f"/v1/studies/{s}/note", {"body": "n", "version": 0}),
+        ("GET", f"/v1/trials/{t}/note", None),
+        ("PUT", f"/v1/trials/{t}/note", {"body": "n", "version": 0}),
+        ("GET", f"/v1/studies/{s}/artifacts", None),
+        ("POST", f"/v1/studies/{s}/artifacts?name=b.txt", None),
+        ("GET", f"/v1/trials/{t}/artifacts", None),
+        ("POST", f"/v1/trials/{t}/artifacts?name=b.txt", None),
+        ("GET", f"/v1/artifacts/{a}", None),
+        ("GET", f"/v1/artifacts/{a}/content", None),
+        ("GET", f"/v1/dashboard/studies/{s}/rank", None),
+        ("GET", f"/v1/dashboard/studies/{s}/events?timeout=0", None),
+        ("DELETE", f"/v1/artifacts/{a}", None),
         ("DELETE", f"/v1/studies/{s}", None),
     ]
 

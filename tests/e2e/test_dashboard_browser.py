@@ -408,6 +408,10 @@ def test_tokens_decide_read_only(browser, cluster, database_url):
     page.wait_for_selector("#history svg circle.pt")
     assert page.locator("#study-actions button[data-action=pause]").is_disabled()
     assert page.locator("#study-actions button[data-action=add]").is_disabled()
+    page.wait_for_selector("#study-note button[data-note-edit]")
+    assert page.locator("#study-note button[data-note-edit]").is_disabled()
+    assert page.locator("#study-files .note-bar button").is_disabled()
+    page.wait_for_selector("#live.streaming")  # the event stream carries the token
     ui.shot("study-read-only", full=False)
 
     paste(write)
@@ -416,4 +420,79 @@ def test_tokens_decide_read_only(browser, cluster, database_url):
     page.click("#study-actions button[data-action=pause]")
     wait_text(page, "#study-state", "t => t === 'paused'")
     assert page.evaluate("localStorage.getItem('asktell.token')") == write
+    ui.close()
+
+
+def test_notes_files_rank_and_telling_from_the_page(browser, server):
+    client = Client(base_url=server.base_url)
+    study = client.studies.create("human-in-the-loop", space=SPACE, strategy="random")
+    feed(study, 20, "w")
+    (running,) = study.ask(1, evaluator="lab")
+    report = study.upload_artifact(b"step,loss\n0,1.0\n", name="report.csv")
+    plot = running.upload_artifact(b"\x89PNG\r\n\x1a\n", name="curve.png")
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto(f"#/study/{study.id}")
+    page.wait_for_selector(f"#study-files tr[data-artifact='{report.id}']")
+    assert "report.csv" in ui.text("#study-files")
+    page.wait_for_selector("#live.streaming")  # change events are pushed
+
+    # a study note, written in the page, rendered as text: HTML and script links stay inert
+    hostile = (
+        "# Plan\n- try **small** lr\n- see [docs](https://example.org/a)\n"
+        '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\n'
+        "[click](javascript:window.__pwned=3)"
+    )
+    page.click("#study-note button[data-note-edit]")
+    page.fill("#study-note textarea", hostile)
+    page.click("#study-note button[data-note-save]")
+    page.wait_for_selector("#study-note .md h3:text-is('Plan')")
+    assert ui.count("#study-note .md li strong") == 1
+    assert ui.count("#study-note img, #study-note script") == 0
+    assert ui.count("#study-note a") == 1
+    assert page.locator("#study-note a").get_attribute("href") == "https://example.org/a"
+    assert "<script>" in ui.text("#study-note .md")
+    assert page.evaluate("window.__pwned") is None
+    assert study.note().body == hostile and study.note().version == 1
+
+    # someone else saves meanwhile: the page's save is refused, the draft kept, then saved
+    study.set_note("edited elsewhere", version=1)
+    page.click("#study-note button[data-note-edit]")
+    page.fill("#study-note textarea", "my edit")
+    page.click("#study-note button[data-note-save]")
+    wait_text(page, "#study-note [data-note-status]", "t => t.includes('meanwhile')")
+    assert page.input_value("#study-note textarea") == "my edit"
+    ui.shot("study-note-conflict", full=False)
+    page.click("#study-note button[data-note-save]")
+    page.wait_for_selector("#study-note .note-view[data-note-version='3']")
+    assert study.note().body == "my edit"
+    ui.shot("study-notes-files")
+
+    # the rank plot
+    page.click("#study-tabs a[data-tab=params]")
+    page.wait_for_selector("#rank svg circle.rank-pt")
+    assert ui.count("#rank svg circle.rank-pt") == 20
+    page.select_option("#rank-y", "opt")
+    page.wait_for_selector("#rank svg .axes text:text-is('sgd')")
+    ui.shot("study-rank")
+
+    # tell the running trial from its dialog: a bad value names the field, then it completes
+    page.click("#study-tabs a[data-tab=overview]")
+    page.click(f"#trials-table tr[data-trial='{running.id}'] button[data-tell]")
+    page.wait_for_selector(f"#trial-dialog .trial-files tr[data-artifact='{plot.id}']")
+    page.fill("#trial-dialog input[data-tell-value=value]", "fast")
+    page.click("#trial-dialog button[data-tell=completed]")
+    wait_text(page, "#trial-dialog [data-tell-error]", "t => t.includes('values.value')")
+    page.fill("#trial-dialog input[data-tell-value=value]", "0.25")
+    ui.shot("trial-tell-dialog", full=False)
+    page.click("#trial-dialog button[data-tell=completed]")
+    page.wait_for_selector("#trial-dialog [data-trial-state=completed]")
+    page.click("#trial-dialog button[data-close]")
+    page.wait_for_selector(
+        f"#trials-table tbody tr[data-trial='{running.id}'] .badge.completed",
+        timeout=LIVE_SECONDS * 1000,
+    )
+    told = client.trials.get(running.id).refresh()
+    assert told.state == "completed" and told.values == {"value": 0.25}
     ui.close()

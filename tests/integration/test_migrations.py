@@ -35,3 +35,19 @@ def test_upgrade_is_idempotent(db_url):
     engine = create_engine(db_url)
     assert is_at_head(engine)
     engine.dispose()
+
+
+def test_notes_and_artifacts_downgrade_and_upgrade_again(db_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from asktell.db.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(db_url), "0004")
+    engine = create_engine(db_url)
+    tables = set(inspect(engine).get_table_names())
+    assert not {"notes", "artifacts"} & tables
+    upgrade(db_url)
+    assert {"notes", "artifacts"} <= set(inspect(engine).get_table_names())
+    assert is_at_head(engine)
+    engine.dispose()

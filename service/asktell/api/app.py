@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from asktell import metrics
 from asktell.api.context import AppContext
 from asktell.api.errors import error_response, install_error_handlers
-from asktell.api.routes import health, studies, trials
+from asktell.api.routes import artifacts, health, notes, studies, trials, zo
 from asktell.config import Settings, get_settings
 from asktell.db import repository as repo
 from asktell.db.migrate import upgrade
@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     app.include_router(health.router)
     app.include_router(studies.router)
     app.include_router(trials.router)
+    app.include_router(zo.router)
+    app.include_router(notes.router)
+    app.include_router(artifacts.router)
     from asktell.dashboard.routes import router as dashboard_router
 
     app.include_router(dashboard_router)

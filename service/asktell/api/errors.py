@@ -14,7 +14,7 @@ from asktell.core.errors import AsktellError
 
 log = logging.getLogger(__name__)
 
-_UNION_TAGS = {"float", "int", "categorical", "fixed"}
+_UNION_TAGS = {"float", "int", "categorical", "fixed", "array"}
 _SUBFIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): (.*)$", re.S)
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "too_large"}
 

@@ -4,7 +4,8 @@ Each non-fixed parameter becomes one dimension in [0, 1]:
 - float: linear or log scale, min-max scaled;
 - int: the k-th of n allowed values sits at (k + 0.5) / n, so a uniform draw
   in the cube gives every value the same probability (log ints use log spacing);
-- categorical: the k-th of n choices sits at (k + 0.5) / n.
+- categorical: the k-th of n choices sits at (k + 0.5) / n;
+- array of length L: L float columns (linear or log scale), decoded to float32.
 Inactive conditional parameters encode as 0.5 and are dropped on decode.
 """
 
@@ -16,8 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from asktell.core.arrays import DTYPE, as_block, to_numpy
 from asktell.core.space import SearchSpace, same_value
-from asktell_client.types import CategoricalParam, FixedParam, FloatParam, IntParam, ParamValue
+from asktell_client.types import (
+    ArrayParam,
+    CategoricalParam,
+    FixedParam,
+    FloatParam,
+    IntParam,
+    ParamValue,
+)
 
 __all__ = ["Dimension", "SpaceEncoder"]
 
@@ -26,7 +35,10 @@ INACTIVE = 0.5
 
 @dataclass(frozen=True)
 class Dimension:
-    """One encoded dimension: its parameter and kind ('float', 'int' or 'categorical')."""
+    """One encoded dimension: its parameter and kind ('float', 'int' or 'categorical').
+
+    The columns of an array parameter share one float `Dimension` named after it.
+    """
 
     name: str
     kind: str
@@ -39,7 +51,27 @@ class SpaceEncoder:
     def __init__(self, space: SearchSpace):
         self.space = space
         self.params = [p for p in space if not isinstance(p, FixedParam)]
-        self.dims = [_dimension(p) for p in self.params]
+        self.dims: list[Dimension] = []
+        self.columns: dict[str, slice] = {}
+        self._discrete: list[tuple[int, int]] = []  # (column, cardinality)
+        for p in self.params:
+            width = p.length if isinstance(p, ArrayParam) else 1
+            dim = _dimension(p)
+            if dim.cardinality is not None:
+                self._discrete.append((len(self.dims), dim.cardinality))
+            self.columns[p.name] = slice(len(self.dims), len(self.dims) + width)
+            self.dims.extend([dim] * width)
+
+    def signature(self) -> list[list[object]]:
+        """A JSON summary of the encoded dimensions (one entry per array parameter)."""
+        out: list[list[object]] = []
+        for p in self.params:
+            if isinstance(p, ArrayParam):
+                out.append([p.name, "array", p.length])
+            else:
+                dim = self.dims[self.columns[p.name].start]
+                out.append([dim.name, dim.kind, dim.cardinality])
+        return out
 
     @property
     def d(self) -> int:
@@ -62,25 +94,27 @@ class SpaceEncoder:
     def round(self, X: np.ndarray) -> np.ndarray:
         """Snap discrete dimensions of `X` (`n x d`) to their allowed cube values."""
         X = np.clip(np.array(X, dtype=float), 0.0, 1.0)
-        for i, dim in enumerate(self.dims):
-            if dim.cardinality is not None:
-                n = dim.cardinality
-                X[:, i] = (np.minimum(np.floor(X[:, i] * n), n - 1) + 0.5) / n
+        for i, n in self._discrete:
+            X[:, i] = (np.minimum(np.floor(X[:, i] * n), n - 1) + 0.5) / n
         return X
 
     def encode(self, points: Sequence[Mapping[str, ParamValue]]) -> np.ndarray:
         """Points → `n x d` array. Missing (inactive) parameters encode as 0.5."""
         X = np.full((len(points), self.d), INACTIVE)
         for r, point in enumerate(points):
-            for i, p in enumerate(self.params):
-                if p.name in point:
-                    X[r, i] = _encode_value(p, point[p.name])
+            for p in self.params:
+                if p.name not in point:
+                    continue
+                cols = self.columns[p.name]
+                if isinstance(p, ArrayParam):
+                    X[r, cols] = _encode_array(p, point[p.name])
+                else:
+                    X[r, cols.start] = _encode_value(p, point[p.name])
         return X
 
     def decode(self, X: np.ndarray) -> list[dict[str, ParamValue]]:
         """`n x d` array → points holding exactly their active parameters, in space order."""
         X = np.clip(np.atleast_2d(np.asarray(X, dtype=float)), 0.0, 1.0)
-        by_name = {p.name: i for i, p in enumerate(self.params)}
         out = []
         for row in X:
             point: dict[str, ParamValue] = {}
@@ -89,8 +123,10 @@ class SpaceEncoder:
                     continue
                 if isinstance(p, FixedParam):
                     point[p.name] = p.value
+                elif isinstance(p, ArrayParam):
+                    point[p.name] = _decode_array(p, row[self.columns[p.name]])  # type: ignore
                 else:
-                    point[p.name] = _decode_value(p, float(row[by_name[p.name]]))
+                    point[p.name] = _decode_value(p, float(row[self.columns[p.name].start]))
             out.append(point)
         return out
 
@@ -101,7 +137,7 @@ def _grid(n: int | None) -> list[float]:
 
 
 def _dimension(p) -> Dimension:
-    if isinstance(p, FloatParam):
+    if isinstance(p, FloatParam | ArrayParam):
         return Dimension(p.name, "float")
     if isinstance(p, IntParam):
         return Dimension(p.name, "int", _int_count(p))
@@ -143,3 +179,21 @@ def _decode_value(p, u: float) -> ParamValue:
         return p.low + p.step * min(int(u * n), n - 1)
     n = len(p.choices)
     return p.choices[min(int(u * n), n - 1)]
+
+
+def _encode_array(p: ArrayParam, v) -> np.ndarray:
+    x = to_numpy(v).astype(float)
+    if p.log:
+        lo, hi = math.log(p.low), math.log(p.high)
+        return np.clip((np.log(x) - lo) / (hi - lo), 0.0, 1.0)
+    return np.clip((x - p.low) / (p.high - p.low), 0.0, 1.0)
+
+
+def _decode_array(p: ArrayParam, u: np.ndarray) -> dict[str, str]:
+    if p.log:
+        lo, hi = math.log(p.low), math.log(p.high)
+        x = np.exp(lo + u * (hi - lo))
+    else:
+        x = p.low + u * (p.high - p.low)
+    x32 = np.clip(x.astype(DTYPE), DTYPE.type(p.low), DTYPE.type(p.high))
+    return as_block(x32)

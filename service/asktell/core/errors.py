@@ -47,3 +47,8 @@ class Unavailable(AsktellError):
 
     status_code = 503
     code = "unavailable"
+
+
+class TooLarge(AsktellError):
+    status_code = 413
+    code = "too_large"

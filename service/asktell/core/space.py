@@ -7,8 +7,10 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 
+from asktell.core.arrays import check_array
 from asktell.core.errors import InvalidInput
 from asktell_client.types import (
+    ArrayParam,
     CategoricalParam,
     FixedParam,
     FloatParam,
@@ -95,9 +97,15 @@ class SearchSpace:
         return out
 
     def point_key(self, params: Mapping[str, ParamValue]) -> str:
-        """A stable digest of a point, used to keep open trials distinct."""
+        """A stable digest of a point, used to keep open trials distinct.
+
+        Array values must be in their stored (block) form: the digest covers its base64.
+        """
         canonical = json.dumps(
-            [[k, type(v).__name__ == "bool", v] for k, v in sorted(params.items())],
+            [
+                [k, type(v).__name__ == "bool", v["b64"] if isinstance(v, dict) else v]
+                for k, v in sorted(params.items())
+            ],
             separators=(",", ":"),
         )
         return hashlib.sha1(canonical.encode()).hexdigest()
@@ -109,6 +117,8 @@ def check_value(p: Param, v: ParamValue, field: str) -> ParamValue:
         if not same_value(v, p.value):
             raise InvalidInput(f"must equal the fixed value {p.value!r}", field=field)
         return p.value
+    if isinstance(p, ArrayParam):
+        return check_array(p, v, field)
     if isinstance(p, CategoricalParam):
         for c in p.choices:
             if same_value(v, c):
@@ -116,6 +126,7 @@ def check_value(p: Param, v: ParamValue, field: str) -> ParamValue:
         raise InvalidInput(f"{v!r} is not one of {p.choices!r}", field=field)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise InvalidInput("must be a number", field=field)
+    assert isinstance(p, FloatParam | IntParam)
     if not math.isfinite(v):
         raise InvalidInput("must be finite", field=field)
     if not p.low <= v <= p.high:

@@ -18,6 +18,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from asktell.api.deps import MAX_ID, CallerDep, ContextDep, StudyId
+from asktell.core.arrays import summarize_params
 from asktell.dashboard import payloads as pl
 from asktell.dashboard import queries as q
 from asktell.dashboard.common import load, respond, stamped, study_of
@@ -173,7 +174,7 @@ def _best_trial(session: Session, data: StudyData) -> dict | None:
     return {
         "id": trial.id,
         "values": trial.values,
-        "params": trial.params,
+        "params": summarize_params(trial.params),
         "strategy": trial.strategy,
     }
 
@@ -219,7 +220,7 @@ def _trial_item(r: TrialRow) -> dict:
     return {
         "id": r.id,
         "state": r.state,
-        "params": r.params,
+        "params": summarize_params(r.params),
         "values": r.values,
         "evaluator": r.evaluator,
         "strategy": r.strategy,

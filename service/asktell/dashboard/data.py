@@ -24,7 +24,7 @@ from asktell.core.study import StudyDefinition
 from asktell.dashboard.queries import Stats, study_stats
 from asktell.db import repository as repo
 from asktell.db.models import StudyRow, TrialRow
-from asktell_client.types import CategoricalParam, FixedParam, Param
+from asktell_client.types import ArrayParam, CategoricalParam, FixedParam, Param
 
 __all__ = [
     "MAX_PARAMS",
@@ -103,8 +103,9 @@ class StudyData:
 
 
 def plotted_params(definition: StudyDefinition) -> list[Param]:
-    """The parameters that plots show: not fixed, at most MAX_PARAMS of them."""
-    return [p for p in definition.space.params if not isinstance(p, FixedParam)][:MAX_PARAMS]
+    """The parameters that plots show: not fixed nor arrays, at most MAX_PARAMS of them."""
+    shown = [p for p in definition.space.params if not isinstance(p, FixedParam | ArrayParam)]
+    return shown[:MAX_PARAMS]
 
 
 _entries: OrderedDict[int, StudyData] = OrderedDict()

@@ -176,6 +176,8 @@ def _sort_column(study: StudyRow, sort: str):
         return TrialRow.values[name].as_float()
     if kind == "param" and name in definition.space.by_name:
         p = definition.space.by_name[name]
+        if p.type == "array":
+            raise InvalidInput(f"array parameter {name!r} cannot be sorted on", field="sort")
         if p.type in ("float", "int"):
             return TrialRow.params[name].as_float()
         return TrialRow.params[name].as_string()

@@ -9,7 +9,9 @@ from fastapi.responses import FileResponse
 
 from asktell.core.errors import NotFound
 from asktell.dashboard.api import router as api_router
+from asktell.dashboard.events import router as events_router
 from asktell.dashboard.plots import router as plots_router
+from asktell.dashboard.rank import router as rank_router
 from asktell.dashboard.surrogate import router as surrogate_router
 
 STATIC = Path(__file__).parent / "static"
@@ -35,4 +37,6 @@ def dashboard_static(name: str) -> FileResponse:
 router.include_router(pages)
 router.include_router(api_router)
 router.include_router(plots_router)
+router.include_router(rank_router)
+router.include_router(events_router)
 router.include_router(surrogate_router)

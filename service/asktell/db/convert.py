@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from asktell.core.arrays import format_params
 from asktell.db.models import StudyRow, TrialRow
-from asktell_client.types import Study, Trial
+from asktell_client.types import ArrayFormat, Study, Trial
 
 
 def study_to_wire(
@@ -26,12 +27,16 @@ def study_to_wire(
     )
 
 
-def trial_to_wire(row: TrialRow, intermediate: dict[int, dict[str, float]] | None = None) -> Trial:
+def trial_to_wire(
+    row: TrialRow,
+    intermediate: dict[int, dict[str, float]] | None = None,
+    array_format: ArrayFormat = ArrayFormat.list,
+) -> Trial:
     return Trial(
         id=row.id,
         study_id=row.study_id,
         state=row.state,
-        params=row.params,
+        params=format_params(row.params, array_format),
         values=row.values,
         intermediate=intermediate or {},
         failure_reason=row.failure_reason,

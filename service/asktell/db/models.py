@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -249,4 +250,65 @@ class IdempotencyRow(Base):
     route: Mapped[str] = mapped_column(String(128))
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+STUDY_NOTE_SQL = "trial_id IS NULL"
+TRIAL_NOTE_SQL = "trial_id IS NOT NULL"
+
+
+class NoteRow(Base):
+    """Free text about a study (`trial_id` NULL) or one of its trials; saved by
+    compare-and-swap on `version` so a stale editor gets a conflict, not a lost update."""
+
+    __tablename__ = "notes"
+    __table_args__ = (
+        Index(
+            "uq_notes_study_note",
+            "study_id",
+            unique=True,
+            sqlite_where=text(STUDY_NOTE_SQL),
+            postgresql_where=text(STUDY_NOTE_SQL),
+        ),
+        Index(
+            "uq_notes_trial_note",
+            "trial_id",
+            unique=True,
+            sqlite_where=text(TRIAL_NOTE_SQL),
+            postgresql_where=text(TRIAL_NOTE_SQL),
+        ),
+        AUTOINCREMENT,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    trial_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), nullable=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArtifactRow(Base):
+    """A file attached to a study (`trial_id` NULL) or a trial, stored in the database so
+    that replicas need no shared disk. `data` loads only when asked for."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        Index("ix_artifacts_study_id_trial_id", "study_id", "trial_id"),
+        Index("ix_artifacts_trial_id", "trial_id"),
+        AUTOINCREMENT,
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    trial_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -35,6 +35,7 @@ from asktell.db.models import (
     TrialRow,
     utcnow,
 )
+from asktell.db.notes import add_notes, notes_of
 from asktell.strategies.base import Strategy
 from asktell.strategies.registry import validate_strategy
 from asktell_client.types import StudyCreate, StudyExport, StudyUpdate, TrialExport
@@ -336,6 +337,7 @@ def export_study(session: Session, *, row: StudyRow) -> StudyExport:
         session.scalars(select(TrialRow).where(TrialRow.study_id == row.id).order_by(TrialRow.id))
     )
     inter = intermediates_of(session, trial_ids=[t.id for t in trials])
+    notes = notes_of(session, study_id=row.id)
     spec = StudyCreate(
         name=row.name,
         space=row.spec["space"],
@@ -360,9 +362,11 @@ def export_study(session: Session, *, row: StudyRow) -> StudyExport:
                 created_at=t.created_at,
                 started_at=t.started_at,
                 finished_at=t.finished_at,
+                note=notes.get(t.id),
             )
             for t in trials
         ],
+        note=notes.get(None),
     )
 
 
@@ -371,6 +375,8 @@ def import_study(session: Session, *, project_id: int, export: StudyExport) -> S
     row = create_study(session, project_id=project_id, spec=export.study)
     row.state = export.state.value
     import_trials(session, study=row, trials=export.trials)
+    if export.note:
+        add_notes(session, study_id=row.id, notes={None: export.note})
     session.flush()
     return row
 
@@ -424,6 +430,11 @@ def import_trials(session: Session, *, study: StudyRow, trials: list[TrialExport
     ]
     if inter:
         session.execute(insert(IntermediateRow), inter)
+    add_notes(
+        session,
+        study_id=study.id,
+        notes={tid: t.note for tid, t in zip(ids, trials, strict=True) if t.note},
+    )
 
 
 def best_trials(session: Session, *, study: StudyRow, limit: int = 1) -> list[TrialRow]:

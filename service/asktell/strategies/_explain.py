@@ -18,7 +18,7 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from asktell.core.encoding import SpaceEncoder
-from asktell_client.types import CategoricalParam, FixedParam, FloatParam, IntParam
+from asktell_client.types import ArrayParam, CategoricalParam, FixedParam, FloatParam, IntParam
 
 __all__ = ["MAX_OBSERVED", "SliceError", "best_index", "check_param", "slice_grid", "slice_values"]
 
@@ -32,6 +32,8 @@ class SliceError(ValueError):
 
 def check_param(encoder: SpaceEncoder, param: str) -> int:
     """The encoded dimension of `param`, or `SliceError` when it has none."""
+    if isinstance(encoder.space.by_name.get(param), ArrayParam):
+        raise SliceError(f"parameter {param!r} is an array; slices take scalar parameters")
     for i, dim in enumerate(encoder.dims):
         if dim.name == param:
             return i

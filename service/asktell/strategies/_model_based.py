@@ -31,7 +31,7 @@ import math
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -61,6 +61,7 @@ from torch import Tensor
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.strategies import _explain as ex
+from asktell.strategies._limits import MAX_MODEL_DIM, check_dimension
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
 from asktell_client.types import Direction
@@ -460,6 +461,10 @@ class ModelBasedStrategy(Strategy):
 
     Config = ModelBasedConfig
     config: ModelBasedConfig
+    max_dim: ClassVar[int] = MAX_MODEL_DIM
+
+    def check(self, snapshot: StudySnapshot) -> None:
+        check_dimension(SpaceEncoder(snapshot.space), self.name, self.max_dim)
 
     @abstractmethod
     def fit(

@@ -91,7 +91,7 @@ def check_space(
 
 def space_signature(encoder: SpaceEncoder) -> list[list[Any]]:
     """A JSON summary of the encoded dimensions; a state made for another space is dropped."""
-    return [[dim.name, dim.kind, dim.cardinality] for dim in encoder.dims]
+    return encoder.signature()
 
 
 def outcome_of(snapshot: StudySnapshot, record: TrialRecord) -> Outcome:

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.core.states import TrialState
+from asktell.strategies._limits import MAX_MODEL_DIM
 from asktell.strategies._model_based import ModelBasedStrategy
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.bnn_selection import prequential_scores, select
@@ -22,6 +23,7 @@ __all__ = ["Auto", "AutoConfig", "warmup_size"]
 
 STATE_VERSION = 1
 MAX_DEFAULT_WARMUP = 20
+HIGH_DIM = "cma-es"  # what auto uses past MAX_MODEL_DIM encoded dimensions
 
 
 class AutoConfig(StrategyConfig):
@@ -88,6 +90,8 @@ class Auto(Strategy):
     """The default for new studies.
 
     Rules, in order:
+    0. Past `MAX_MODEL_DIM` encoded dimensions (e.g. a long array parameter),
+       every ask goes to `cma-es` instead; its state sits under `"cma-es"`.
     1. Warm-up: while the study has fewer than `init_trials` trials (completed,
        pending and failed all count), suggest space-filling points: the center
        of the space first (`center_first`), then the scrambled Sobol sequence
@@ -113,8 +117,22 @@ class Auto(Strategy):
     Config = AutoConfig
     config: AutoConfig
 
+    def check(self, snapshot: StudySnapshot) -> None:
+        d = SpaceEncoder(snapshot.space).d
+        if d <= MAX_MODEL_DIM:
+            return
+        try:
+            get_strategy(HIGH_DIM)({}, device=self.device).check(snapshot)
+        except ValueError as exc:
+            raise ValueError(
+                f"auto: {d} encoded dimensions are past what gp takes ({MAX_MODEL_DIM}), and "
+                f"{HIGH_DIM}, which auto uses there, cannot serve this study: {exc}"
+            ) from None
+
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         encoder = SpaceEncoder(snapshot.space)
+        if encoder.d > MAX_MODEL_DIM:
+            return self._high_dim(snapshot, n, state)
         n_init = self.config.init_trials or warmup_size(encoder.d, snapshot.settings.budget)
         k = min(n, max(0, n_init - snapshot.n_trials))
         state = state if state and state.get("version") == STATE_VERSION else None
@@ -147,6 +165,19 @@ class Auto(Strategy):
             state=new_state,
             strategies=["sobol"] * k + list(proposal.strategies or [name] * (n - k)),
             info=info,
+        )
+
+    def _high_dim(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
+        """Past gp's dimension limit, auto is cma-es (separable above 100 dimensions)."""
+        state = state if state and state.get("version") == STATE_VERSION else None
+        proposal = get_strategy(HIGH_DIM)({}, device=self.device).suggest(
+            snapshot, n, (state or {}).get(HIGH_DIM)
+        )
+        return Proposal(
+            proposal.points,
+            state={"version": STATE_VERSION, HIGH_DIM: proposal.state},
+            strategies=[HIGH_DIM] * len(proposal.points),
+            info={**proposal.info, "phase": HIGH_DIM},
         )
 
     def surrogate(self, state: dict[str, Any] | None) -> tuple[ModelBasedStrategy, dict | None]:

@@ -54,6 +54,7 @@ __all__ = ["CMAES", "CMAESConfig", "dump_optimizer", "load_optimizer"]
 
 STATE_VERSION = 1
 SEP_ABOVE = 100
+MAX_FULL_DIM = 2000  # a full covariance matrix past this is too large to keep as state
 RESTART_STREAM = 1
 MAX_TRIES = 20
 
@@ -302,7 +303,15 @@ class CMAES(Strategy):
 
     def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
-        check_space(SpaceEncoder(snapshot.space), self.name)
+        encoder = SpaceEncoder(snapshot.space)
+        check_space(encoder, self.name)
+        layout = _Layout.of(encoder, self.config)
+        if layout.variant != "SepCMA" and layout.d > MAX_FULL_DIM:
+            raise ValueError(
+                f"{self.name} would keep a full {layout.d} x {layout.d} covariance "
+                f"({layout.variant}); it takes at most {MAX_FULL_DIM} dimensions unless every "
+                "one is continuous and variant is 'auto' or 'sep'"
+            )
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         self.check(snapshot)

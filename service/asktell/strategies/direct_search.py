@@ -51,7 +51,7 @@ from asktell.strategies._population import (
 )
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.registry import register_strategy
-from asktell_client.types import FloatParam, IntParam
+from asktell_client.types import ArrayParam, FloatParam, IntParam
 
 __all__ = ["DirectSearch", "DirectSearchConfig", "hint_direction"]
 
@@ -90,6 +90,8 @@ def hint_direction(encoder: SpaceEncoder, hint: Any, x: np.ndarray) -> np.ndarra
     """The hint, given in parameter units, as a cube direction at `x` (∞-norm 1)."""
     if hint is None:
         return None
+    if any(isinstance(p, ArrayParam) for p in encoder.params):
+        raise ValueError("hints are not supported in spaces with array parameters")
     if isinstance(hint, dict):
         unknown = set(hint) - {p.name for p in encoder.params}
         if unknown:

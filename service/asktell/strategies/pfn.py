@@ -34,6 +34,7 @@ from torch import Tensor
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
+from asktell.strategies._limits import MAX_PFN_DIM, check_dimension
 from asktell.strategies._model_based import (
     TrainingData,
     ask_seed,
@@ -149,6 +150,9 @@ class PFNStrategy(Strategy):
     stateful = False
     Config = PFNStrategyConfig
     config: PFNStrategyConfig
+
+    def check(self, snapshot: StudySnapshot) -> None:
+        check_dimension(SpaceEncoder(snapshot.space), self.name, MAX_PFN_DIM)
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         encoder = SpaceEncoder(snapshot.space)

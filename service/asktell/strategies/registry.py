@@ -20,6 +20,7 @@ _BUILTIN_MODULES = (
     "gp",
     "auto",
     "zeroth_order",
+    "zo_model",
     "cmaes",
     "direct_search",
     "cbo",

@@ -13,12 +13,14 @@ from asktell import metrics
 from asktell.api.context import AppContext
 from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
 from asktell.api.idempotency import IdempotencyKey, run_once
+from asktell.api.responses import ModelResponse
 from asktell.ask import AskOutcome, answer_with_fallback, read_operation, start_ask
 from asktell.core.errors import Conflict, NotFound
 from asktell.db import repository as repo
 from asktell.db.convert import trial_to_wire
 from asktell.tell import heartbeat_trial, report_trial, tell_trial
 from asktell_client.types import (
+    ArrayFormat,
     AskRequest,
     AskResponse,
     HeartbeatResponse,
@@ -35,6 +37,11 @@ from asktell_client.types import (
 
 router = APIRouter(prefix="/v1", tags=["trials"])
 
+ArrayFormatQuery = Annotated[
+    ArrayFormat,
+    Query(description="Array parameter values as JSON lists (`list`) or float32 blocks (`b64`)"),
+]
+
 
 @router.post(
     "/studies/{study_id}/trials:ask",
@@ -42,8 +49,12 @@ router = APIRouter(prefix="/v1", tags=["trials"])
     responses={202: {"model": Operation, "description": "Still computing: poll the operation"}},
 )
 async def ask_trials(
-    study_id: StudyId, body: AskRequest, caller: WriterDep, ctx: ContextDep
-) -> AskResponse | JSONResponse:
+    study_id: StudyId,
+    body: AskRequest,
+    caller: WriterDep,
+    ctx: ContextDep,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
+) -> ModelResponse | AskResponse | JSONResponse:
     """Get `count` trials to evaluate; 202 with an operation if a worker is still computing."""
     started = time.monotonic()
     outcome = await run_in_threadpool(
@@ -52,12 +63,18 @@ async def ask_trials(
     if outcome.refill or not outcome.done:
         ctx.hub.wake_jobs()
     if outcome.done:
-        return AskResponse(trials=[trial_to_wire(t) for t in outcome.trials])
-    return await _wait_for_operation(ctx, caller.project_id, outcome, body, started)
+        trials = [trial_to_wire(t, None, array_format) for t in outcome.trials]
+        return ModelResponse(AskResponse(trials=trials))
+    return await _wait_for_operation(ctx, caller.project_id, outcome, body, started, array_format)
 
 
 async def _wait_for_operation(
-    ctx: AppContext, project_id: int, outcome: AskOutcome, body: AskRequest, started: float
+    ctx: AppContext,
+    project_id: int,
+    outcome: AskOutcome,
+    body: AskRequest,
+    started: float,
+    array_format: ArrayFormat,
 ) -> AskResponse | JSONResponse:
     """Wait for a worker, up to the ask's wait; past the study's deadline use its fallback."""
     op_id, settings = outcome.operation_id, outcome.settings
@@ -70,7 +87,7 @@ async def _wait_for_operation(
                 read_operation, ctx.db, project_id=project_id, op_id=op_id
             )
             if op.state == "done":
-                return AskResponse(trials=[trial_to_wire(t) for t in trials])
+                return AskResponse(trials=[trial_to_wire(t, None, array_format) for t in trials])
             if op.state == "failed":
                 raise Conflict(op.error or "suggestion failed", code="suggestion_failed")
             elapsed = time.monotonic() - started
@@ -84,7 +101,7 @@ async def _wait_for_operation(
                     study_id=op.study_id,
                     done=False,
                     count=op.count,
-                    trials=[trial_to_wire(t) for t in trials],
+                    trials=[trial_to_wire(t, None, array_format) for t in trials],
                 )
                 return JSONResponse(status_code=202, content=content.model_dump(mode="json"))
             until = min(limit, deadline) if deadline is not None else limit
@@ -95,7 +112,10 @@ async def _wait_for_operation(
 
 @router.get("/operations/{operation_id}", response_model=Operation)
 def read_operation_route(
-    operation_id: OperationId, caller: CallerDep, ctx: ContextDep
+    operation_id: OperationId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
 ) -> Operation:
     """Poll an ask that answered 202."""
     op, trials = read_operation(ctx.db, project_id=caller.project_id, op_id=operation_id)
@@ -104,7 +124,7 @@ def read_operation_route(
         study_id=op.study_id,
         done=op.state != "waiting",
         count=op.count,
-        trials=[trial_to_wire(t) for t in trials],
+        trials=[trial_to_wire(t, None, array_format) for t in trials],
         error=op.error,
     )
 
@@ -117,6 +137,7 @@ def list_trials(
     state: Annotated[list[TrialState] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
 ) -> TrialPage:
     """List a study's trials, oldest first, optionally filtered by state."""
     with ctx.db.read() as session:
@@ -129,7 +150,7 @@ def list_trials(
             limit=limit,
         )
         inter = repo.intermediates_of(session, trial_ids=[r.id for r in rows])
-        items = [trial_to_wire(r, inter.get(r.id)) for r in rows]
+        items = [trial_to_wire(r, inter.get(r.id), array_format) for r in rows]
     return TrialPage(items=items, next_cursor=str(rows[-1].id) if len(rows) == limit else None)
 
 
@@ -140,6 +161,7 @@ def create_trial(
     caller: WriterDep,
     ctx: ContextDep,
     key: IdempotencyKey = None,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
 ) -> JSONResponse:
     """Add a trial by hand: pending (handed to the next ask) or, with values, completed."""
 
@@ -150,7 +172,9 @@ def create_trial(
         values = definition.validate_values(body.values) if body.values is not None else None
         state = TrialState.completed if values is not None else TrialState.pending
         return trial_to_wire(
-            repo.add_trial(session, study=study, params=params, values=values, state=state)
+            repo.add_trial(session, study=study, params=params, values=values, state=state),
+            None,
+            array_format,
         )
 
     return run_once(
@@ -164,45 +188,70 @@ def create_trial(
 
 
 @router.get("/studies/{study_id}/trials:best", response_model=Trial)
-def read_best_trial(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> Trial:
+def read_best_trial(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
+) -> Trial:
     """The best feasible completed trial (first objective)."""
     with ctx.db.read() as session:
         study = repo.get_study(session, project_id=caller.project_id, study_id=study_id)
         rows = repo.best_trials(session, study=study)
         if not rows:
             raise NotFound("no feasible completed trial yet", code="no_completed_trials")
-        return trial_to_wire(rows[0])
+        return trial_to_wire(rows[0], None, array_format)
 
 
 @router.get("/studies/{study_id}/trials:pareto", response_model=TrialList)
-def read_pareto_front(study_id: StudyId, caller: CallerDep, ctx: ContextDep) -> TrialList:
+def read_pareto_front(
+    study_id: StudyId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
+) -> TrialList:
     """Feasible completed trials that no other one dominates on every objective."""
     with ctx.db.read() as session:
         study = repo.get_study(session, project_id=caller.project_id, study_id=study_id)
         return TrialList(
-            trials=[trial_to_wire(r) for r in repo.pareto_trials(session, study=study)]
+            trials=[
+                trial_to_wire(r, None, array_format)
+                for r in repo.pareto_trials(session, study=study)
+            ]
         )
 
 
 @router.get("/trials/{trial_id}", response_model=Trial)
-def read_trial(trial_id: TrialId, caller: CallerDep, ctx: ContextDep) -> Trial:
+def read_trial(
+    trial_id: TrialId,
+    caller: CallerDep,
+    ctx: ContextDep,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
+) -> Trial:
     """Read one trial with its intermediate values."""
     with ctx.db.read() as session:
         row, _ = repo.get_trial(session, project_id=caller.project_id, trial_id=trial_id)
-        return trial_to_wire(row, repo.intermediates_of(session, trial_ids=[row.id]).get(row.id))
+        inter = repo.intermediates_of(session, trial_ids=[row.id]).get(row.id)
+        return trial_to_wire(row, inter, array_format)
 
 
 @router.post("/trials/{trial_id}:tell", response_model=Trial)
-def tell(trial_id: TrialId, body: TellRequest, caller: WriterDep, ctx: ContextDep) -> Trial:
+def tell(
+    trial_id: TrialId,
+    body: TellRequest,
+    caller: WriterDep,
+    ctx: ContextDep,
+    array_format: ArrayFormatQuery = ArrayFormat.list,
+) -> ModelResponse:
     """Finish a trial; telling the same outcome twice is harmless, a different one is 409."""
     with ctx.db.write() as session:
         row, refresh = tell_trial(
             session, project_id=caller.project_id, trial_id=trial_id, req=body
         )
-        trial = trial_to_wire(row)
+        trial = trial_to_wire(row, None, array_format)
     if refresh:
         ctx.hub.wake_jobs()
-    return trial
+    return ModelResponse(trial)
 
 
 @router.post("/trials/{trial_id}:report", response_model=ReportResponse)

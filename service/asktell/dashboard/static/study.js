@@ -2,19 +2,26 @@
 
 import { api, auth, onAuth, query } from "./api.js";
 import * as charts from "./charts.js";
-import { Poller } from "./live.js";
+import { fileList } from "./files.js";
+import { EventFeed, Poller } from "./live.js";
+import { noteEditor } from "./notes.js";
 import { PALETTE, STATE_COLORS, empty, fmt, fmtAgo, fmtCount, fmtDuration, html, responsive } from "./plot.js";
+import * as rankplot from "./rankplot.js";
 import * as surrogate from "./surrogate.js";
+import { openTrial } from "./trial.js";
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
 const TAB_PANELS = {
   overview: ["history", "edf", "strategies", "trials"],
-  params: ["importance", "contour", "sample"],
+  params: ["importance", "contour", "rank", "sample"],
   objectives: ["pareto", "intermediates"],
   evaluators: ["timeline", "queue"],
 };
 const MAX_PARAM_COLUMNS = 8;
+const POLL_MS = 1000;
+const POLL_WITH_EVENTS_MS = 10_000;
+const NOTE_RELOAD_TICKS = 15;
 
 let S = null;
 
@@ -27,12 +34,14 @@ export function mount({ id, tab }) {
   };
   S.ready = new Promise((resolve) => { S.resolveReady = resolve; });
   resetView();
-  const poller = new Poller(tick, 1000);
+  const poller = new Poller(tick, POLL_MS);
   S.poller = poller;
   bindControls();
   S.cleanup.push(onAuth(() => { showActions(); poller.now(); }));
   showTab(tab);
   poller.start();
+  const feed = liveFeed(S);
+  S.cleanup.push(() => feed.stop());
   return {
     update(args) {
       if (args.id !== S.id) { this.unmount(); Object.assign(this, mount(args)); return; }
@@ -50,7 +59,7 @@ function resetView() {
   $("#study-name").textContent = "…";
   $("#study-state").textContent = "";
   $("#study-facts").replaceChildren();
-  for (const id of ["history", "edf", "strategies", "importance", "contour", "parallel", "slices", "pareto", "intermediates", "timeline", "queue", "workers"]) {
+  for (const id of ["history", "edf", "strategies", "importance", "contour", "rank", "parallel", "slices", "pareto", "intermediates", "timeline", "queue", "workers", "study-note", "study-files"]) {
     empty($(`#${id}`), "loading…");
   }
   surrogate.message($("#surrogate"), "The model's mean and uncertainty along one parameter through the best trial, and the acquisition values: pick a parameter and press Compute.");
@@ -78,6 +87,11 @@ function bindControls() {
   });
   for (const id of ["contour-x", "contour-y"]) listen($(`#${id}`), "change", () => refresh("contour"));
   for (const id of ["pareto-x", "pareto-y"]) listen($(`#${id}`), "change", () => redraw("pareto"));
+  for (const id of ["rank-x", "rank-y"]) listen($(`#${id}`), "change", () => redraw("rank"));
+  listen($("#trials-table tbody"), "click", (e) => {
+    const b = e.target.closest("button[data-open-trial]");
+    if (b) showTrial(Number(b.dataset.openTrial), b.dataset.tell === "1");
+  });
   listen($("#curves-metric"), "change", () => refresh("intermediates"));
   const t = S.table;
   listen($("#trials-state"), "change", (e) => { t.state = e.target.value; t.offset = 0; refresh("trials"); });
@@ -112,6 +126,23 @@ function showTab(tab) {
 
 // --------------------------------------------------------------------------- live summary
 
+/** Change events from the server wake the poller; while they flow it polls only slowly. */
+function liveFeed(mine) {
+  const headers = () => (auth.token ? { Authorization: `Bearer ${auth.token}` } : {});
+  const feed = new EventFeed(`${mine.base}/events`, headers,
+    (e) => {
+      const seen = mine.summary;
+      if (!seen || e.stamp !== seen.stamp || e.updated_at !== seen.updated_at || e.state !== seen.state) mine.poller.now();
+    },
+    (connected) => {
+      mine.poller.interval = connected ? POLL_WITH_EVENTS_MS : POLL_MS;
+      document.getElementById("live")?.classList.toggle("streaming", connected);
+      if (!connected) mine.poller.now();
+    });
+  feed.start();
+  return feed;
+}
+
 async function tick() {
   const mine = S;
   let summary;
@@ -138,6 +169,7 @@ async function tick() {
   }
   renderHead();
   if (edited) refresh("strategies");
+  if (!first && S.tick % NOTE_RELOAD_TICKS === 0) { S.note?.reload(); S.files?.reload(); }
   refreshTab(false);
   if (S.tab === "evaluators" && S.tick % 2 === 0) refresh("queue");
   return true;
@@ -159,6 +191,11 @@ function setupFromSummary() {
   $("#pareto-card").hidden = objs.length < 2;
   $("#intermediates-card").classList.toggle("wide", objs.length < 2);
   $("#study-tabs a[data-tab=objectives]").textContent = objs.length < 2 ? "Learning curves" : "Pareto & curves";
+  fillSelect($("#rank-x"), params, params[0]);
+  fillSelect($("#rank-y"), params, params[1] ?? params[0]);
+  const canWrite = () => auth.canWrite;
+  S.note = noteEditor($("#study-note"), { url: `/v1/studies/${S.id}/note`, canWrite, label: "study note" });
+  S.files = fileList($("#study-files"), { owner: `/v1/studies/${S.id}`, canWrite, notify: toast });
   loadStrategies();
   showActions();
 }
@@ -242,6 +279,10 @@ const PANELS = {
       if (!d) return empty($("#contour"), S.summary.plotted_params.length < 2 ? "Needs two parameters." : "Pick two different parameters.");
       responsive($("#contour"), () => charts.contour($("#contour"), d));
     },
+  },
+  rank: {
+    load: () => api(`${S.base}/rank${query({ objective: S.objective })}`),
+    draw: (d) => responsive($("#rank"), () => rankplot.rank($("#rank"), d, { x: $("#rank-x").value, y: $("#rank-y").value })),
   },
   sample: {
     load: () => api(`${S.base}/sample${query({ objective: S.objective })}`),
@@ -357,7 +398,7 @@ function columns() {
   const metrics = [...s.objectives.map((o) => o.name), ...s.constraints.map((c) => c.name)];
   const params = s.plotted_params.slice(0, MAX_PARAM_COLUMNS);
   return [
-    { key: "id", label: "#", sort: "id", cell: (t) => String(t.id), cls: "num" },
+    { key: "id", label: "#", sort: "id", cell: (t) => html("button", { type: "button", class: "link", "data-open-trial": t.id, title: "Open the trial: values, note, files" }, String(t.id)), cls: "num" },
     { key: "state", label: "state", sort: "state", cell: (t) => html("span", { class: `badge ${t.state}`, title: t.failure_reason || "" }, t.state) },
     ...metrics.map((m) => ({ key: `v:${m}`, label: m, sort: `value.${m}`, cls: "num metric", cell: (t) => (t.values && m in t.values ? fmt(t.values[m], 6) : "–") })),
     ...params.map((p) => ({ key: `p:${p}`, label: p, sort: `param.${p}`, cls: "param", cell: (t) => (p in t.params ? (typeof t.params[p] === "number" ? fmt(t.params[p], 5) : String(t.params[p])) : "–") })),
@@ -378,9 +419,16 @@ function duration(t) {
 
 function actionsCell(t) {
   if (!["pending", "running", "stale"].includes(t.state)) return "";
-  const b = html("button", { type: "button", class: "small danger", "data-fail": t.id, disabled: !auth.canWrite, title: auth.canWrite ? "Mark this trial failed" : "read-only: paste a token with write rights" }, "Fail");
+  const ro = "read-only: paste a token with write rights";
+  const tell = html("button", { type: "button", class: "small", "data-open-trial": t.id, "data-tell": "1", "data-write": "", disabled: !auth.canWrite, title: auth.canWrite ? "Enter this trial's result" : ro }, "Tell…");
+  const b = html("button", { type: "button", class: "small danger", "data-fail": t.id, disabled: !auth.canWrite, title: auth.canWrite ? "Mark this trial failed" : ro }, "Fail");
   b.addEventListener("click", () => failTrial(t.id));
-  return b;
+  return html("span", { class: "row-actions" }, tell, b);
+}
+
+function showTrial(id, focusTell) {
+  const mine = S;
+  openTrial(id, { summary: S.summary, notify: toast, focusTell, onChange: () => { if (mine.alive) mine.poller.now(); } });
 }
 
 function drawTrials(d) {
@@ -478,7 +526,9 @@ function showActions() {
   }
   $("#strategy-select").disabled = !auth.canWrite;
   box.classList.toggle("disabled", !auth.canWrite);
-  for (const b of $$("#trials-table button[data-fail]")) b.disabled = !auth.canWrite;
+  for (const b of $$("#trials-table button[data-fail], #trials-table button[data-write]")) b.disabled = !auth.canWrite;
+  S.note?.render();
+  S.files?.render();
 }
 
 async function onAction(e) {
