@@ -203,6 +203,26 @@ def test_population_strategies_run_on_a_1000_long_array(make_study, http, strate
     assert len(seen) == 24 and all(np.isfinite(seen))
 
 
+@pytest.mark.parametrize(
+    "strategy", ["random", "sobol", "zo-adam", "spsa", "direct-search", "cbo", "auto", "gp"]
+)
+def test_other_strategies_take_a_short_array_beside_scalars(make_study, http, strategy):
+    space = [{**ARRAY, "length": 8}, {"name": "x", "type": "float", "low": 0, "high": 1}]
+    study = make_study(space=space, strategy={"name": strategy})
+    for _ in range(3):
+        for t in ask(http, study["id"], count=2):
+            assert len(t["params"]["w"]) == 8
+            value = _sphere(decode(t["params"]["w"])) + t["params"]["x"]
+            r = http.post(f"/v1/trials/{t['id']}:tell", json={"values": {"value": value}})
+            assert r.status_code == 200
+
+
+def test_sobol_refuses_past_its_dimension_limit(http):
+    body = {"name": "s", "space": [{**ARRAY, "length": 30_000}], "strategy": {"name": "sobol"}}
+    r = http.post("/v1/studies", json=body)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "strategy.name"
+
+
 @pytest.mark.parametrize("strategy", ["gp", "ibnn", "pfn"])
 def test_model_based_strategies_refuse_a_10000_long_array(http, strategy):
     body = {"name": "big", "space": [{**ARRAY, "length": 10_000}], "strategy": {"name": strategy}}

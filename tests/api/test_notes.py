@@ -75,6 +75,7 @@ def test_html_in_a_note_is_stored_verbatim_as_json_text(http, study):
         ({"body": 5, "version": 0}, "body"),
         ({"body": "x" * (NOTE_MAX_CHARS + 1), "version": 0}, "body"),
         ({"body": "x", "version": 0, "extra": 1}, "extra"),
+        ({"body": "a\x00b", "version": 0}, "body"),
     ],
 )
 def test_bad_note_bodies_are_422_naming_the_field(http, study, body, field):
@@ -105,3 +106,13 @@ def test_export_and_import_carry_notes(http, study):
     assert http.get(f"/v1/studies/{copy}/note").json()["body"] == "about the study"
     trial = http.get(f"/v1/studies/{copy}/trials").json()["items"][0]
     assert http.get(f"/v1/trials/{trial['id']}/note").json()["body"] == "about the trial"
+
+
+def test_import_with_a_bad_note_writes_nothing(http, study):
+    exported = http.get(f"/v1/studies/{study['id']}:export").json()
+    exported["study"]["name"] = "bad-copy"
+    exported["note"] = "nul \x00 inside"
+    r = http.post("/v1/studies:import", json=exported)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "note"
+    names = [s["name"] for s in http.get("/v1/studies").json()["items"]]
+    assert "bad-copy" not in names

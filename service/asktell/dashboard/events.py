@@ -28,7 +28,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
-CHECK_SECONDS = 0.25
+CHECK_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 2000
 

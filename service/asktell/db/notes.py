@@ -6,10 +6,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from asktell.core.errors import Conflict
+from asktell.core.errors import Conflict, InvalidInput
 from asktell.db.models import NoteRow, utcnow
 
-__all__ = ["add_notes", "get_note", "notes_of", "save_note"]
+__all__ = ["add_notes", "check_text", "get_note", "notes_of", "save_note"]
 
 
 def _owner(study_id: int, trial_id: int | None):
@@ -31,8 +31,17 @@ def notes_of(session: Session, *, study_id: int) -> dict[int | None, str]:
     return {tid: body for tid, body in rows}
 
 
+def check_text(body: str, *, field: str) -> str:
+    """Note text as every engine stores it (PostgreSQL text holds no NUL character)."""
+    if "\x00" in body:
+        raise InvalidInput("a note cannot contain NUL characters", field=field)
+    return body
+
+
 def add_notes(session: Session, *, study_id: int, notes: dict[int | None, str]) -> None:
     """Insert first versions of notes (an import): trial id → text, None for the study's."""
+    for tid, body in notes.items():
+        check_text(body, field="note" if tid is None else "trials.note")
     if notes:
         now = utcnow()
         rows = [
@@ -46,6 +55,7 @@ def save_note(
     session: Session, *, study_id: int, trial_id: int | None, body: str, version: int
 ) -> NoteRow:
     """Replace the note read at `version` (0: never saved); 409 if someone saved since."""
+    check_text(body, field="body")
     current = get_note(session, study_id=study_id, trial_id=trial_id)
     if current is None and version == 0:
         row = NoteRow(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -30,6 +31,11 @@ class Database:
     transaction that reads then writes never fails to upgrade its lock; reads
     use a second engine with deferred transactions that WAL lets run beside
     the writer. On PostgreSQL both are one pooled engine.
+
+    SQLite admits one writer at a time; its busy handler waits by sleeping with
+    backoff, which gave long tails under many clients. Writers of one process
+    therefore queue on a lock first and meet the busy handler only when another
+    process writes.
     """
 
     def __init__(self, url: str, *, pool_size: int = 20):
@@ -45,12 +51,13 @@ class Database:
             )
             self.read_engine = self.engine
         self._write = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_turn = threading.RLock() if self.is_sqlite else nullcontext()
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One read-write transaction: commit on success, roll back on any error."""
-        with _translate_errors(), self._write() as session, session.begin():
+        with self._writer_turn, _translate_errors(), self._write() as session, session.begin():
             yield session
 
     @contextmanager

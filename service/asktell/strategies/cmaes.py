@@ -13,12 +13,14 @@ random draws are seeded from (seed, restart, generation, member), so no RNG
 state is stored.
 
 The optimizer is stored without pickle: its attributes as JSON (arrays as
-dtype, shape and data), next to the `cmaes` version. With another version
+dtype, shape and data: a list, or base64 of the bytes from `RAW_ARRAY_SIZE`
+elements), next to the `cmaes` version. With another version
 the search continues from the stored mean and step size.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import warnings
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ __all__ = ["CMAES", "CMAESConfig", "dump_optimizer", "load_optimizer"]
 
 STATE_VERSION = 1
 SEP_ABOVE = 100
+RAW_ARRAY_SIZE = 256  # arrays this large are stored as base64 bytes, exact and compact
 MAX_FULL_DIM = 2000  # a full covariance matrix past this is too large to keep as state
 RESTART_STREAM = 1
 MAX_TRIES = 20
@@ -88,6 +91,13 @@ class CMAESConfig(StrategyConfig):
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.size >= RAW_ARRAY_SIZE:
+        data = np.ascontiguousarray(value).tobytes()
+        return {
+            "__nd__": value.dtype.str,
+            "shape": list(value.shape),
+            "b64": base64.b64encode(data).decode("ascii"),
+        }
     if isinstance(value, np.ndarray):
         out = {
             "__nd__": value.dtype.str,
@@ -114,6 +124,9 @@ def _encode(value: Any) -> Any:
 def _decode(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
+    if "__nd__" in value and "b64" in value:
+        raw = np.frombuffer(base64.b64decode(value["b64"]), dtype=np.dtype(value["__nd__"]))
+        return raw.reshape(value["shape"]).copy()
     if "__nd__" in value:
         data = value["data"]
         if value.get("nonfinite"):
@@ -129,6 +142,17 @@ def _decode(value: Any) -> Any:
     if "__class__" in value:
         return load_optimizer(value)
     raise ValueError(f"unknown stored value {value!r}")
+
+
+def _vector(x: Any) -> list[float] | dict[str, Any]:
+    """A cube vector for the state: a list, or base64 bytes from `RAW_ARRAY_SIZE` elements."""
+    x = np.asarray(x, dtype=float).ravel()
+    return _encode(x) if x.size >= RAW_ARRAY_SIZE else cube_list(x)
+
+
+def _as_vector(v: list[float] | dict[str, Any]) -> np.ndarray:
+    """The inverse of `_vector` (lists written by older versions included)."""
+    return _decode(v) if isinstance(v, dict) else np.asarray(v, dtype=float)
 
 
 def dump_optimizer(opt: Any) -> dict[str, Any]:
@@ -233,17 +257,17 @@ class _Layout:
         """One sample: its cube point and what `tell` needs back."""
         if self.variant in ("CMA", "SepCMA"):
             x = opt.ask()
-            return x, {"v": cube_list(x)}
+            return x, {"v": _vector(x)}
         if self.variant == "CMAwM":
             x_eval, x_tell = opt.ask()
-            return x_eval, {"v": cube_list(x_tell)}
+            return x_eval, {"v": _vector(x_tell)}
         sol = opt.ask()
         x = np.full(self.d, 0.5)
         if sol.x is not None:
             x[self.continuous] = sol.x
         if sol.z is not None:
             x[self.integer] = sol.z
-        payload: dict[str, Any] = {"v": None if sol._v_raw is None else cube_list(sol._v_raw)}
+        payload: dict[str, Any] = {"v": None if sol._v_raw is None else _vector(sol._v_raw)}
         if sol.c is not None:
             for row, i in enumerate(self.categorical):
                 x[i] = (int(np.argmax(sol.c[row])) + 0.5) / self.cards[i]
@@ -252,12 +276,12 @@ class _Layout:
 
     def solution(self, payload: dict[str, Any]) -> Any:
         if self.variant != "CatCMAwM":
-            return np.asarray(payload["v"], dtype=float)
+            return _as_vector(payload["v"])
         v = payload.get("v")
         c = payload.get("c")
         return cmaes.CatCMAwM.Solution(
             c=None if c is None else np.asarray(c, dtype=float).astype(bool),
-            _v_raw=None if v is None else np.asarray(v, dtype=float),
+            _v_raw=None if v is None else _as_vector(v),
         )
 
     def mean(self, opt: Any) -> np.ndarray:
@@ -423,7 +447,7 @@ class _Run:
         return None
 
     def _point(self, x) -> dict:
-        return self.encoder.decode(self.encoder.round(np.asarray(x, dtype=float)[None]))[0]
+        return self.encoder.decode(self.encoder.round(_as_vector(x)[None]))[0]
 
     def _maybe_tell(self) -> None:
         state, history = self.state, self.history
@@ -475,7 +499,7 @@ class _Run:
             x, payload = self.layout.ask(self.opt)
             point = self._point(x)
             key = self.snapshot.space.point_key(point)
-            member = {"key": key, "x": cube_list(x), **payload}
+            member = {"key": key, "x": _vector(x), **payload}
             if key in self.history.told:
                 state["members"].append(member)
                 return None

@@ -13,6 +13,7 @@ from asktell.strategies.base import Proposal, Strategy
 from asktell.strategies.registry import register_strategy
 
 STATE_VERSION = 1
+MAX_DIM = 21201  # scipy's Sobol direction numbers stop here
 
 
 def sobol_points(d: int, seed: int, start: int, n: int) -> np.ndarray:
@@ -30,6 +31,13 @@ class Sobol(Strategy):
     description = "Scrambled Sobol quasi-random points that fill the space evenly; answers inline."
     inline = True
     needs_history = False
+
+    def check(self, snapshot: StudySnapshot) -> None:
+        d = SpaceEncoder(snapshot.space).d
+        if d > MAX_DIM:
+            raise ValueError(
+                f"sobol takes at most {MAX_DIM} encoded dimensions; this space has {d} (use random)"
+            )
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         encoder = SpaceEncoder(snapshot.space)

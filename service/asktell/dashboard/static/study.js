@@ -126,20 +126,22 @@ function showTab(tab) {
 
 // --------------------------------------------------------------------------- live summary
 
-/** Change events from the server wake the poller; while they flow it polls only slowly. */
+/** Change events from the server wake the poller; while they flow it polls only slowly.
+ * A change made between the first summary and the stream's first event shows at once too:
+ * that event carries the newer stamp. */
 function liveFeed(mine) {
   const headers = () => (auth.token ? { Authorization: `Bearer ${auth.token}` } : {});
   const feed = new EventFeed(`${mine.base}/events`, headers,
     (e) => {
       const seen = mine.summary;
-      if (!seen || e.stamp !== seen.stamp || e.updated_at !== seen.updated_at || e.state !== seen.state) mine.poller.now();
+      if (seen && (e.stamp !== seen.stamp || e.updated_at !== seen.updated_at || e.state !== seen.state)) mine.poller.now();
     },
     (connected) => {
       mine.poller.interval = connected ? POLL_WITH_EVENTS_MS : POLL_MS;
       document.getElementById("live")?.classList.toggle("streaming", connected);
       if (!connected) mine.poller.now();
     });
-  feed.start();
+  mine.ready.then(() => { if (mine.alive) feed.start(); });  // after the first summary: not in the way of the page load
   return feed;
 }
 

@@ -49,7 +49,7 @@ function facts(t, summary) {
   const rows = [
     ["state", html("span", { class: `badge ${t.state}`, "data-trial-state": t.state }, t.state)],
     ...(t.failure_reason ? [["reason", t.failure_reason]] : []),
-    ...Object.entries(t.params).map(([k, v]) => [k, typeof v === "number" ? fmt(v, 8) : typeof v === "string" ? v : JSON.stringify(v)]),
+    ...Object.entries(t.params).map(([k, v]) => [k, paramText(v)]),
     ...metrics.map((m) => [m, t.values && m in t.values ? fmt(t.values[m], 8) : "–"]),
     ["strategy", t.strategy || "–"],
     ["evaluator", t.evaluator || "–"],
@@ -58,6 +58,18 @@ function facts(t, summary) {
   ];
   return html("table", { class: "grid compact kv" }, html("tbody", {}, ...rows.map(([k, v]) =>
     html("tr", {}, html("th", {}, k), html("td", {}, v)))));
+}
+
+/** A parameter's value for the table; long arrays are summarised, not dumped. */
+function paramText(v) {
+  if (typeof v === "number") return fmt(v, 8);
+  if (typeof v === "string") return v;
+  if (Array.isArray(v)) {
+    const head = v.slice(0, 6).map((x) => (typeof x === "number" ? fmt(x, 4) : String(x))).join(", ");
+    return v.length > 6 ? `[${head}, …] (${v.length} values)` : `[${head}]`;
+  }
+  if (v && typeof v === "object" && v.dtype) return `${v.dtype} array (${v.b64 ? "base64" : "block"})`;
+  return JSON.stringify(v);
 }
 
 /** Values for every objective and constraint, then Complete; or a reason, then Fail. */
