@@ -1,10 +1,14 @@
 """Time per `gp` suggestion against history size and dimension, next to Optuna's GPSampler.
 
 For each (n, d): n random points of a smooth test function in [0, 1]^d, then
-- gp cold: one ask with no strategy state (hyperparameters fit from scratch);
-- gp warm: one ask with the state of the ask at n - 1 trials (a running study);
+- gp cold: the first ask, with no strategy state (hyperparameters fit from scratch);
+- gp warm: the median of the next four asks, each told and carrying the previous ask's
+  state (a running study);
 - optuna cold / warm: `GPSampler` ask on the same trials (added with
-  `study.add_trial`), first ask, then the ask after one more tell.
+  `study.add_trial`), first ask, then the median of the next four (each told first);
+- ax cold / warm (with `--ax`, needs the `bench-ax` extra): Ax's `Client` with its
+  default generation strategy, the same trials attached, first ask, then the median of
+  the next four.
 CUDA columns appear when torch sees a GPU. Times are wall-clock seconds.
 
     python bench/gp_latency.py --quick
@@ -56,16 +60,27 @@ def snapshot(X: np.ndarray) -> StudySnapshot:
     )
 
 
+ASKS = 5  # sequential ask → tell per method and (n, d); "warm" is the median of asks 2..5
+
+
+def cold_and_warm(times: list[float]) -> tuple[float, float]:
+    return times[0], float(np.median(times[1:]))
+
+
 def time_gp(X: np.ndarray, device: str) -> tuple[float, float]:
+    """First ask without strategy state, then asks that carry the previous ask's state."""
     gp = GP(device=device)
-    previous = gp.suggest(snapshot(X[:-1]), 1, None)
-    full = snapshot(X)
-    t = time.perf_counter()
-    gp.suggest(full, 1, None)
-    cold = time.perf_counter() - t
-    t = time.perf_counter()
-    gp.suggest(full, 1, previous.state)
-    return cold, time.perf_counter() - t
+    d = X.shape[1]
+    X = X.copy()
+    state, times = None, []
+    for _ in range(ASKS):
+        t = time.perf_counter()
+        proposal = gp.suggest(snapshot(X), 1, state)
+        times.append(time.perf_counter() - t)
+        state = proposal.state
+        x = np.array([[proposal.points[0][f"x{i}"] for i in range(d)]])
+        X = np.vstack([X, x])
+    return cold_and_warm(times)
 
 
 def time_optuna(X: np.ndarray) -> tuple[float, float] | None:
@@ -83,12 +98,40 @@ def time_optuna(X: np.ndarray) -> tuple[float, float] | None:
             optuna.trial.create_trial(params=params, distributions=dists, value=objective(x))
         )
     times = []
-    for _ in range(2):
+    for _ in range(ASKS):
         t = time.perf_counter()
         trial = study.ask(dists)
         times.append(time.perf_counter() - t)
         study.tell(trial, objective(np.array([trial.params[k] for k in dists])))
-    return times[0], times[1]
+    return cold_and_warm(times)
+
+
+def time_ax(X: np.ndarray) -> tuple[float, float]:
+    """Ax's first ask after the trials are attached may come from its centre/Sobol nodes;
+    the later ones come from BoTorch."""
+    import logging
+
+    from ax import Client, RangeParameterConfig
+    from ax.utils.common.logger import set_stderr_log_level
+
+    set_stderr_log_level(logging.WARNING)
+    d = X.shape[1]
+    client = Client(random_seed=0)
+    client.configure_experiment(
+        parameters=[RangeParameterConfig(f"x{i}", (0.0, 1.0), "float") for i in range(d)]
+    )
+    client.configure_optimization(objective="-value")
+    for x in X:
+        index = client.attach_trial({f"x{i}": float(v) for i, v in enumerate(x)})
+        client.complete_trial(index, raw_data={"value": objective(x)})
+    times = []
+    for _ in range(ASKS):
+        t = time.perf_counter()
+        index, params = next(iter(client.get_next_trials(max_trials=1).items()))
+        times.append(time.perf_counter() - t)
+        x = np.array([params[f"x{i}"] for i in range(d)])
+        client.complete_trial(index, raw_data={"value": objective(x)})
+    return cold_and_warm(times)
 
 
 def main() -> None:
@@ -97,6 +140,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="*", help="history sizes")
     parser.add_argument("--d", type=int, nargs="*", help="dimensions")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--ax", action="store_true", help="also time Ax (bench-ax extra)")
     args = parser.parse_args()
     grid = QUICK if args.quick else FULL
     sizes, dims = args.n or grid["n"], args.d or grid["d"]
@@ -104,6 +148,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     cuda = torch.cuda.is_available()
     header = ["n", "d", "gp cold", "gp warm", "optuna cold", "optuna warm"]
+    header += ["ax cold", "ax warm"] if args.ax else []
     header += ["gp cuda cold", "gp cuda warm"] if cuda else []
     print(" | ".join(f"{h:>12}" for h in header))
     for d in dims:
@@ -111,6 +156,7 @@ def main() -> None:
             X = np.random.default_rng(n * 100 + d).random((n, d))
             row = [n, d, *time_gp(X, "cpu")]
             row += list(time_optuna(X) or (float("nan"), float("nan")))
+            row += list(time_ax(X)) if args.ax else []
             if cuda:
                 row += list(time_gp(X, "cuda"))
             cells = [f"{v:>12}" if isinstance(v, int) else f"{v:>12.3f}" for v in row]
