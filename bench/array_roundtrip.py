@@ -10,6 +10,7 @@ ask plus the tell. Rows:
   list     raw httpx, `array_format=list` (the default JSON list of numbers)
   b64      raw httpx, `array_format=b64` (base64 float32 block)
   sdk      the asktell client (numpy installed, so it asks for blocks): ask, trial.array, tell
+  scalar   raw httpx on a study with one float parameter instead: the floor for comparison
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from throughput import Databases, start_server
 
 from asktell_client import Client
 
-MODES = ("list", "b64", "sdk")
+MODES = ("list", "b64", "sdk", "scalar")
 
 
 def as_numpy(value) -> np.ndarray:
+    if isinstance(value, float):
+        return np.array([value], dtype=np.float32)
     if isinstance(value, dict):
         return np.frombuffer(base64.b64decode(value["b64"]), dtype="<f4")
     return np.asarray(value, dtype=np.float32)
@@ -40,8 +43,11 @@ def objective(w: np.ndarray) -> float:
     return float(np.mean((w - 0.3) ** 2))
 
 
-def create_study(base: str, length: int) -> int:
+def create_study(base: str, length: int | None) -> int:
+    """A random-strategy study with array `w` of `length`, or a float `w` for None."""
     space = [{"name": "w", "type": "array", "length": length, "low": -1.0, "high": 1.0}]
+    if length is None:
+        space = [{"name": "w", "type": "float", "low": -1.0, "high": 1.0}]
     body = {"name": f"arr-{uuid.uuid4().hex[:6]}", "space": space}
     body["strategy"] = {"name": "random"}
     r = httpx.post(base + "/v1/studies", json=body)
@@ -77,7 +83,7 @@ def sdk_loop(base: str, sid: int, stop: float, out: list[float], sizes: list[int
 
 
 def measure(base: str, length: int, mode: str, clients: int, seconds: float) -> dict:
-    sid = create_study(base, length)
+    sid = create_study(base, None if mode == "scalar" else length)
     warm: list[float] = []
     run_loop(base, sid, mode, 1, 1.0, warm, [])
     latencies: list[float] = []
@@ -101,6 +107,7 @@ def run_loop(
     base: str, sid: int, mode: str, clients: int, seconds: float, out: list, sizes: list
 ) -> None:
     stop = time.perf_counter() + seconds
+    fmt = "list" if mode == "scalar" else mode
     if mode == "sdk":
         threads = [
             threading.Thread(target=sdk_loop, args=(base, sid, stop, out, sizes))
@@ -108,7 +115,7 @@ def run_loop(
         ]
     else:
         threads = [
-            threading.Thread(target=raw_loop, args=(base, sid, mode, stop, out, sizes))
+            threading.Thread(target=raw_loop, args=(base, sid, fmt, stop, out, sizes))
             for _ in range(clients)
         ]
     for t in threads:

@@ -182,9 +182,8 @@ class InProcessZO:
         values = {PLUS_METRIC: plus, MINUS_METRIC: minus}
         self.trials.append(TrialRecord(len(self.trials), TrialState.completed, params, values))
 
-    @property
-    def log(self) -> list[ZOLogStep]:
-        return [ZOLogStep.model_validate(e) for e in (self.state or {}).get("log", [])]
+    def log_since(self, step: int) -> list[ZOLogStep]:
+        return [ZOLogStep.model_validate(e) for e in (self.state or {}).get("log", [])[step:]]
 
 
 def zo_in_process(
@@ -200,7 +199,7 @@ def zo_in_process(
     by_evals = list(by_step)
     while replayer.applied < steps:
         params = driver.ask()
-        for entry in driver.log[replayer.applied :]:
+        for entry in driver.log_since(replayer.applied):
             replayer.apply(entry)
             if replayer.applied % record_every == 0 or replayer.applied == steps:
                 value = problem.train_loss(model)

@@ -139,7 +139,8 @@ class _TrialBase:
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"{name}(id={self.id}, state={self.state.value}, params={self.params})"
+        params = arrays.summarize(self.params)
+        return f"{name}(id={self.id}, state={self.state.value}, params={params})"
 
     @property
     def _trial_query(self) -> dict[str, str]:

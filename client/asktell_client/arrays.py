@@ -28,6 +28,7 @@ __all__ = [
     "encode_params",
     "evaluator_params",
     "has_numpy",
+    "summarize",
     "to_numpy",
 ]
 
@@ -112,4 +113,16 @@ def evaluator_params(params: Mapping[str, Any], study: Study) -> dict[str, Any]:
     for name in names:
         if name in out:
             out[name] = decode(out[name])
+    return out
+
+
+def summarize(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` with array values shown by their length (for reprs and logs)."""
+    out = dict(params)
+    for name, value in params.items():
+        b64 = _block_b64(value)
+        if b64 is not None:
+            out[name] = f"<array[{len(base64.b64decode(b64)) // 4}]>"
+        elif isinstance(value, list):
+            out[name] = f"<array[{len(value)}]>"
     return out

@@ -245,6 +245,15 @@ def test_auto_uses_cma_es_past_the_model_limit(make_study, http):
     assert t["strategy"] == "cma-es" and decode(t["params"]["w"]).shape == (2000,)
 
 
+def test_cma_es_refuses_past_its_dimension_limit(http):
+    space = [{**ARRAY, "length": 200_000}]
+    for name in ("cma-es", "auto"):
+        body = {"name": name, "space": space, "strategy": {"name": name}}
+        r = http.post("/v1/studies", json=body)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "strategy.name"
+        assert "100000" in r.json()["error"]["message"]
+
+
 def test_auto_refuses_a_huge_space_cma_es_cannot_take(http):
     space = [{**ARRAY, "length": 3000}, {"name": "k", "type": "int", "low": 0, "high": 3}]
     r = http.post("/v1/studies", json={"name": "mixed", "space": space})

@@ -423,13 +423,28 @@ def test_tokens_decide_read_only(browser, cluster, database_url):
     ui.close()
 
 
+def tiny_png() -> bytes:
+    """A 2x1 RGB PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00\x00\x00\xff")
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
 def test_notes_files_rank_and_telling_from_the_page(browser, server):
     client = Client(base_url=server.base_url)
     study = client.studies.create("human-in-the-loop", space=SPACE, strategy="random")
     feed(study, 20, "w")
     (running,) = study.ask(1, evaluator="lab")
     report = study.upload_artifact(b"step,loss\n0,1.0\n", name="report.csv")
-    plot = running.upload_artifact(b"\x89PNG\r\n\x1a\n", name="curve.png")
+    plot = running.upload_artifact(tiny_png(), name="curve.png")
 
     ui = Page(browser, server.base_url)
     page = ui.page
@@ -467,7 +482,24 @@ def test_notes_files_rank_and_telling_from_the_page(browser, server):
     page.click("#study-note button[data-note-save]")
     page.wait_for_selector("#study-note .note-view[data-note-version='3']")
     assert study.note().body == "my edit"
+
+    # a file uploaded from the page, downloaded with its name, then deleted
+    page.set_input_files(
+        "#study-files input[data-file-input]",
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}],
+    )
+    page.wait_for_selector("#study-files tr[data-artifact] button:text-is('notes.txt')")
+    (uploaded,) = [a for a in study.artifacts() if a.name == "notes.txt"]
+    assert study.download_artifact(uploaded) == b"hello"
+    with page.expect_download() as got:
+        page.click("#study-files button:text-is('report.csv')")
+    assert got.value.suggested_filename == "report.csv"
+    assert Path(got.value.path()).read_bytes() == b"step,loss\n0,1.0\n"
     ui.shot("study-notes-files")
+    page.once("dialog", lambda d: d.accept())
+    page.click(f"#study-files tr[data-artifact='{uploaded.id}'] button.danger")
+    page.wait_for_selector(f"#study-files tr[data-artifact='{uploaded.id}']", state="detached")
+    assert [a.name for a in study.artifacts()] == ["report.csv"]
 
     # the rank plot
     page.click("#study-tabs a[data-tab=params]")
@@ -481,6 +513,8 @@ def test_notes_files_rank_and_telling_from_the_page(browser, server):
     page.click("#study-tabs a[data-tab=overview]")
     page.click(f"#trials-table tr[data-trial='{running.id}'] button[data-tell]")
     page.wait_for_selector(f"#trial-dialog .trial-files tr[data-artifact='{plot.id}']")
+    preview = f"#trial-dialog img[data-preview='{plot.id}']"
+    page.wait_for_function(f"document.querySelector({preview!r})?.naturalWidth === 2")
     page.fill("#trial-dialog input[data-tell-value=value]", "fast")
     page.click("#trial-dialog button[data-tell=completed]")
     wait_text(page, "#trial-dialog [data-tell-error]", "t => t.includes('values.value')")
@@ -488,6 +522,8 @@ def test_notes_files_rank_and_telling_from_the_page(browser, server):
     ui.shot("trial-tell-dialog", full=False)
     page.click("#trial-dialog button[data-tell=completed]")
     page.wait_for_selector("#trial-dialog [data-trial-state=completed]")
+    assert "null" not in ui.text("#trial-dialog .trial-body")
+    assert ui.count("#trial-dialog .tell-form") == 0
     page.click("#trial-dialog button[data-close]")
     page.wait_for_selector(
         f"#trials-table tbody tr[data-trial='{running.id}'] .badge.completed",
@@ -495,4 +531,26 @@ def test_notes_files_rank_and_telling_from_the_page(browser, server):
     )
     told = client.trials.get(running.id).refresh()
     assert told.state == "completed" and told.values == {"value": 0.25}
+    ui.close()
+
+
+def test_updates_fall_back_to_polling_without_the_event_stream(browser, server):
+    client = Client(base_url=server.base_url)
+    study = client.studies.create("no-push", space=SPACE, strategy="random")
+    feed(study, 3, "w")
+    (running,) = study.ask(1, evaluator="w")
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.context.route("**/events*", lambda route: route.abort())  # a proxy that drops streams
+    ui.goto(f"#/study/{study.id}")
+    page.wait_for_selector(f"#trials-table tbody tr[data-trial='{running.id}'] .badge.running")
+    assert ui.count("#live.streaming") == 0
+    running.tell(1.0)
+    told = time.monotonic()
+    page.wait_for_selector(
+        f"#trials-table tbody tr[data-trial='{running.id}'] .badge.completed",
+        timeout=LIVE_SECONDS * 1000,
+    )
+    assert time.monotonic() - told < LIVE_SECONDS + 0.5
     ui.close()

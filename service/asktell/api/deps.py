@@ -29,12 +29,14 @@ class Caller:
     can_write: bool
 
 
-async def get_caller(request: Request, ctx: ContextDep) -> Caller:
+async def get_caller(request: Request) -> Caller:
     """The project a request acts for: from its bearer token, or the default one when open.
 
-    Dependencies are async so they cost no thread hop; a token is looked up in
-    the database (in the thread pool) at most every `token_cache_seconds`.
+    Dependencies are async so they cost no thread hop, and flat (no sub-dependencies)
+    because each level costs FastAPI's resolver time on every request; a token is
+    looked up in the database (in the thread pool) at most every `token_cache_seconds`.
     """
+    ctx: AppContext = request.app.state.ctx
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
@@ -63,7 +65,8 @@ def _lookup(ctx: AppContext, token: str) -> Caller:
         return Caller(row.project_id, row.can_write)
 
 
-async def get_writer(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+async def get_writer(request: Request) -> Caller:
+    caller = await get_caller(request)
     if not caller.can_write:
         raise Forbidden("this token is read-only", field="authorization")
     return caller

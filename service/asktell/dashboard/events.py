@@ -2,8 +2,10 @@
 
 The stream reads the study's change stamp (the same index-only aggregate the panels
 carry) every `CHECK_SECONDS`, shared by every open page of the study, and sends an
-event only when it differs. It ends after `timeout` seconds so a restarting server is
-never held open; the page reconnects, and falls back to polling when it cannot.
+event only when it differs. It ends after `timeout` seconds (the page reconnects, and
+falls back to polling when it cannot); a stopping server cuts open streams after its
+graceful-shutdown timeout. Reading the stamp, rather than LISTEN/NOTIFY, sees changes
+made through any replica on either engine.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ __all__ = ["CMAES", "CMAESConfig", "dump_optimizer", "load_optimizer"]
 STATE_VERSION = 1
 SEP_ABOVE = 100
 RAW_ARRAY_SIZE = 256  # arrays this large are stored as base64 bytes, exact and compact
+MAX_DIM = 100_000  # separable: about 1 MB of state per 10,000 dimensions
 MAX_FULL_DIM = 2000  # a full covariance matrix past this is too large to keep as state
 RESTART_STREAM = 1
 MAX_TRIES = 20
@@ -330,6 +331,11 @@ class CMAES(Strategy):
         encoder = SpaceEncoder(snapshot.space)
         check_space(encoder, self.name)
         layout = _Layout.of(encoder, self.config)
+        if layout.d > MAX_DIM:
+            raise ValueError(
+                f"{self.name} takes at most {MAX_DIM} encoded dimensions (its state is rewritten "
+                f"every ask); this space has {layout.d} (use zo-sgd, zo-adam, spsa or random)"
+            )
         if layout.variant != "SepCMA" and layout.d > MAX_FULL_DIM:
             raise ValueError(
                 f"{self.name} would keep a full {layout.d} x {layout.d} covariance "

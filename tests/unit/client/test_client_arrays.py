@@ -29,6 +29,11 @@ def test_encode_params_turns_numpy_arrays_into_blocks():
     assert out == {"w": _block([0.5, 1.0]), "x": 2}
 
 
+def test_summaries_show_lengths_not_numbers():
+    params = {"w": _block([1.0, 2.0, 3.0]), "v": [0.5] * 1000, "x": 1.5}
+    assert arrays.summarize(params) == {"w": "<array[3]>", "v": "<array[1000]>", "x": 1.5}
+
+
 def test_only_array_studies_ask_for_blocks():
     base = {
         "id": 1,

@@ -14,6 +14,7 @@ from asktell.api.context import AppContext
 from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
 from asktell.api.idempotency import IdempotencyKey, run_once
 from asktell.api.responses import ModelResponse
+from asktell.api.threads import run_blocking
 from asktell.ask import AskOutcome, answer_with_fallback, read_operation, start_ask
 from asktell.core.errors import Conflict, NotFound
 from asktell.db import repository as repo
@@ -57,7 +58,7 @@ async def ask_trials(
 ) -> ModelResponse | AskResponse | JSONResponse:
     """Get `count` trials to evaluate; 202 with an operation if a worker is still computing."""
     started = time.monotonic()
-    outcome = await run_in_threadpool(
+    outcome = await run_blocking(
         start_ask, ctx.db, project_id=caller.project_id, study_id=study_id, req=body
     )
     if outcome.refill or not outcome.done:
@@ -236,7 +237,7 @@ def read_trial(
 
 
 @router.post("/trials/{trial_id}:tell", response_model=Trial)
-def tell(
+async def tell(
     trial_id: TrialId,
     body: TellRequest,
     caller: WriterDep,
@@ -244,14 +245,16 @@ def tell(
     array_format: ArrayFormatQuery = ArrayFormat.list,
 ) -> ModelResponse:
     """Finish a trial; telling the same outcome twice is harmless, a different one is 409."""
-    with ctx.db.write() as session:
-        row, refresh = tell_trial(
-            session, project_id=caller.project_id, trial_id=trial_id, req=body
-        )
-        trial = trial_to_wire(row, None, array_format)
+    row, refresh = await run_blocking(_tell, ctx, caller.project_id, trial_id, body)
+    trial = trial_to_wire(row, None, array_format)
     if refresh:
         ctx.hub.wake_jobs()
     return ModelResponse(trial)
+
+
+def _tell(ctx: AppContext, project_id: int, trial_id: int, body: TellRequest):
+    with ctx.db.write() as session:
+        return tell_trial(session, project_id=project_id, trial_id=trial_id, req=body)
 
 
 @router.post("/trials/{trial_id}:report", response_model=ReportResponse)

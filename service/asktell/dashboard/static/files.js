@@ -40,6 +40,35 @@ export async function downloadArtifact(a) {
   setTimeout(() => URL.revokeObjectURL(href), 10_000);
 }
 
+const PREVIEW_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+const PREVIEW_MAX_BYTES = 4 * 1024 * 1024;
+const PREVIEW_MAX_COUNT = 12;
+const previews = new Map(); // artifact id → object URL (an artifact never changes)
+
+/** Thumbnails of raster images (fetched with the token, shown from blob URLs). */
+function thumbnails(items) {
+  const shown = items.filter((a) => PREVIEW_TYPES.includes(a.content_type.split(";")[0].trim()) && a.size <= PREVIEW_MAX_BYTES)
+    .slice(-PREVIEW_MAX_COUNT);
+  if (!shown.length) return null;
+  const strip = html("div", { class: "thumbs" });
+  for (const a of shown) {
+    const img = html("img", { alt: a.name, title: a.name, "data-preview": a.id, loading: "lazy" });
+    strip.appendChild(html("figure", {}, img, html("figcaption", {}, a.name)));
+    const known = previews.get(a.id);
+    if (known) { img.src = known; continue; }
+    fetch(`/v1/artifacts/${a.id}/content`, { headers: headers(), cache: "no-store" })
+      .then((res) => (res.ok ? res.blob() : null))
+      .then((blob) => {
+        if (!blob) return;
+        const url = URL.createObjectURL(blob);
+        previews.set(a.id, url);
+        img.src = url;
+      })
+      .catch(() => {});
+  }
+  return strip;
+}
+
 export function fmtBytes(n) {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB"];
@@ -117,7 +146,9 @@ export function fileList(box, { owner, canWrite, notify }) {
         })));
     }
     const count = st.items ? html("span", { class: "muted small" }, `${fmtCount(st.items.length)} file${st.items.length === 1 ? "" : "s"}`) : null;
-    box.replaceChildren(html("div", { class: "table-wrap" }, list), html("div", { class: "note-bar" }, pick, input, count));
+    const thumbs = st.items ? thumbnails(st.items) : null;
+    box.replaceChildren(...[html("div", { class: "table-wrap" }, list), thumbs,
+      html("div", { class: "note-bar" }, pick, input, count)].filter(Boolean));
   }
 
   load();

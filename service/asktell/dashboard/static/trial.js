@@ -32,12 +32,12 @@ export async function openTrial(id, { summary, notify, onChange, focusTell = fal
   if (mine !== current) return;
   const noteBox = html("div", { class: "trial-note" });
   const filesBox = html("div", { class: "trial-files" });
-  body.replaceChildren(
+  body.replaceChildren(...[
     facts(trial, summary),
     TELLABLE.includes(trial.state) ? tellForm(trial, summary) : null,
     html("h3", {}, "Note"), noteBox,
     html("h3", {}, "Files"), filesBox,
-  );
+  ].filter(Boolean));
   const canWrite = () => auth.canWrite;
   noteEditor(noteBox, { url: `/v1/trials/${id}/note`, canWrite, label: "trial note" });
   fileList(filesBox, { owner: `/v1/trials/${id}`, canWrite, notify });
