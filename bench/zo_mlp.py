@@ -16,6 +16,9 @@ Part 2, equal evaluations: `zo-adam` (`zo-model` with ZO-Adam, 1 pair per
   evaluations per gradient, Adam step), `random` and `cma-es` (the service's
   strategies in-process, over the weights in a box of half-width 1 around
   the initial ones).
+  ZO curves are the loss at the iterate (best so far), the others the best
+  point evaluated. Rates: ZO-Adam lr best of {1e-3, 3e-3, 1e-2, 3e-2} and
+  ZO-SGD lr best of {1e-3, ..., 1e-1} on one seed; cma-es sigma0 not tuned.
 Part 3, ZO-Adam given 100x the steps of first-order Adam (best Adam lr of a
   small sweep), final train losses compared.
 Also: the bytes of one ask and one tell (request and response, body and headers).
@@ -65,7 +68,8 @@ PLOT = ROOT / "bench" / "results" / "zo_mlp.png"
 HIDDEN = 16
 SEED = 0
 ZO_ADAM = {"optimizer": "adam", "lr": 1e-2, "scale": 1e-3}
-ZO_SGD = {"optimizer": "sgd", "lr": 2e-4, "scale": 1e-3}
+ZO_SGD = {"optimizer": "sgd", "lr": 0.1, "scale": 1e-3}
+CMA_SIGMA0 = 0.05  # of the box's width 2: 0.1 in weight units
 FD_STEP, FD_LR = 1e-3, 1e-2
 ADAM_LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 BOX = 1.0
@@ -187,11 +191,11 @@ class InProcessZO:
 
 
 def zo_in_process(
-    problem: Problem, options: dict, steps: int, record_every: int = 1
+    problem: Problem, options: dict, steps: int, record_every: int = 1, seed: int = SEED
 ) -> tuple[Curve, Curve, torch.nn.Module]:
     """Train for `steps` closed steps; curves of train loss against steps and evaluations."""
     model = initial_model()
-    driver = InProcessZO(options)
+    driver = InProcessZO(options, seed=seed)
     optimizer = ZOOptimizer(name=options["optimizer"])
     replayer = LogReplayer(model, optimizer)
     start = problem.evaluations
@@ -237,7 +241,7 @@ def finite_differences(problem: Problem, evaluations: int) -> Curve:
 
 
 def strategy_on_weights(
-    problem: Problem, name: str, options: dict, evaluations: int, batch: int
+    problem: Problem, name: str, options: dict, evaluations: int, batch: int, seed: int = SEED
 ) -> Curve:
     """A service strategy (in-process) over the weights in a box around the initial ones."""
     model = initial_model()
@@ -247,7 +251,7 @@ def strategy_on_weights(
         FloatParam(name=n, low=float(w - BOX), high=float(w + BOX))
         for n, w in zip(names, w0, strict=True)
     ]
-    study = LocalStudy.over(space, seed=SEED)
+    study = LocalStudy.over(space, seed=seed)
     best = [problem.train_loss(model)]
     curve = [(0, best[0])]
 
@@ -379,6 +383,52 @@ def _sizes(response: httpx.Response) -> dict[str, int]:
 # --------------------------------------------------------------------------- report
 
 
+def running_min(curve: Curve) -> Curve:
+    return [(x, min(v for _, v in curve[: i + 1])) for i, (x, _) in enumerate(curve)]
+
+
+def equal_evaluations(
+    problem: Problem, budget: int, seeds: range
+) -> tuple[dict[str, Curve], list[list[str]]]:
+    """Every method with `budget` evaluations per seed: curves of the first seed, table rows."""
+    pairs = budget // 2
+    methods: dict[str, Callable[[int], Curve]] = {
+        "zo-adam": lambda s: running_min(
+            zo_in_process(problem, {**ZO_ADAM, "directions": 1}, pairs, 10, seed=s)[1]
+        ),
+        "zo-sgd": lambda s: running_min(
+            zo_in_process(problem, {**ZO_SGD, "directions": 1}, pairs, 10, seed=s)[1]
+        ),
+        "finite differences": lambda s: finite_differences(problem, budget),
+        "random": lambda s: strategy_on_weights(problem, "random", {}, budget, 50, seed=s),
+        "cma-es": lambda s: strategy_on_weights(
+            problem, "cma-es", {"sigma0": CMA_SIGMA0}, budget, 25, seed=s
+        ),
+    }
+    curves: dict[str, Curve] = {}
+    rows = []
+    for name, method in methods.items():
+        finals, started = [], time.perf_counter()
+        runs = [0] if name == "finite differences" else seeds  # deterministic
+        for s in runs:
+            curve = method(s)
+            curves.setdefault(name, curve)
+            finals.append(final(curve))
+        seconds = (time.perf_counter() - started) / len(runs)
+        finals.sort()
+        rows.append(
+            [
+                name,
+                f"{finals[len(finals) // 2]:.4f}",
+                f"{finals[0]:.4f} .. {finals[-1]:.4f}",
+                str(len(runs)),
+                f"{seconds:.1f}",
+            ]
+        )
+    rows.sort(key=lambda r: float(r[1]))
+    return curves, rows
+
+
 def final(curve: Curve) -> float:
     return curve[-1][1]
 
@@ -389,13 +439,15 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plot(part1: dict[str, Curve], part2: dict[str, Curve], path: Path) -> None:
+def plot(
+    part1: dict[str, Curve], part2: dict[str, Curve], part3: dict[str, Curve], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4.5))
     for name, curve in part1.items():
         axes[0].plot(*zip(*curve, strict=True), label=name)
     axes[0].set(xlabel="optimizer step", ylabel="train cross-entropy", yscale="log")
@@ -405,6 +457,11 @@ def plot(part1: dict[str, Curve], part2: dict[str, Curve], path: Path) -> None:
     axes[1].set(xlabel="loss evaluations", ylabel="train cross-entropy (best so far)")
     axes[1].set(yscale="log")
     axes[1].set_title("equal evaluations, d = 1,210")
+    for name, curve in part3.items():
+        axes[2].plot(*zip(*curve, strict=True), label=name, marker=".")
+    axes[2].set(xlabel="optimizer step", ylabel="train cross-entropy", xscale="log")
+    axes[2].set(yscale="log")
+    axes[2].set_title("first-order Adam vs ZO-Adam with 100x the steps")
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
@@ -442,29 +499,14 @@ def run(args: argparse.Namespace) -> str:
     gap = max(abs(a[1] - b[1]) for a, b in zip(http["curve"], local_curve, strict=True))
 
     one_pair = {**ZO_ADAM, "directions": 1}
-    part2 = {
-        "zo-adam": timed("zo-adam", lambda: zo_in_process(problem, one_pair, budget // 2, 10)[1]),
-        "zo-sgd": timed(
-            "zo-sgd",
-            lambda: zo_in_process(problem, {**ZO_SGD, "directions": 1}, budget // 2, 10)[1],
-        ),
-        "finite differences": timed("fd", lambda: finite_differences(problem, budget)),
-        "random": timed("random", lambda: strategy_on_weights(problem, "random", {}, budget, 50)),
-        "cma-es": timed(
-            "cma-es",
-            lambda: strategy_on_weights(problem, "cma-es", {"sigma0": 0.05}, budget, 25),
-        ),
-    }
-    for name in ("zo-adam", "zo-sgd"):
-        part2[name] = [
-            (e, min(v for _, v in part2[name][: i + 1])) for i, (e, _) in enumerate(part2[name])
-        ]
+    part2, part2_rows = equal_evaluations(problem, budget, seeds=range(args.seeds))
 
     adam_runs = {lr: first_order_adam(problem, adam_steps, lr) for lr in ADAM_LRS}
     best_lr = min(adam_runs, key=lambda lr: final(adam_runs[lr]))
     long_steps = 100 * adam_steps
     long_curve, _, long_model = timed(
-        "zo-adam 100x", lambda: zo_in_process(problem, one_pair, long_steps, long_steps // 20)
+        "zo-adam 100x",
+        lambda: zo_in_process(problem, one_pair, long_steps, max(1, long_steps // 200)),
     )
     adam_model_loss = final(adam_runs[best_lr])
 
@@ -523,15 +565,10 @@ def run(args: argparse.Namespace) -> str:
         f"Log: {http['log_bytes_per_step']:.0f} bytes of JSON per step (2 pairs); "
         f"model weights: {4 * d} bytes.",
         "",
-        f"Part 2: best train loss after {budget} loss evaluations (d = {d})",
+        f"Part 2: best train loss after {budget} loss evaluations (d = {d}; ZO and finite "
+        "differences: loss at the iterate; random, cma-es: best point evaluated)",
         "",
-        table(
-            [
-                [name, f"{final(c):.4f}", f"{timings.get(name, timings.get('fd', 0)):.1f}"]
-                for name, c in sorted(part2.items(), key=lambda kv: final(kv[1]))
-            ],
-            ["method", "best train loss", "seconds"],
-        ),
+        table(part2_rows, ["method", "median best train loss", "range", "runs", "s/run"]),
         "",
         f"Part 3: first-order Adam, {adam_steps} steps (lr sweep {list(ADAM_LRS)}), "
         f"against ZO-Adam with {long_steps} steps (1 pair each, {2 * long_steps} evaluations)",
@@ -551,7 +588,11 @@ def run(args: argparse.Namespace) -> str:
         f"Test accuracy: ZO-Adam 100x {problem.accuracy(long_model):.3f}.",
     ]
     report = "\n".join(out)
-    plot(part1, part2, args.plot)
+    part3 = {
+        f"first-order Adam lr={best_lr}": adam_runs[best_lr][1:],
+        f"ZO-Adam lr={ZO_ADAM['lr']}, 1 pair/step": long_curve[1:],
+    }
+    plot(part1, part2, part3, args.plot)
     return report
 
 
@@ -564,7 +605,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small budgets, for the test")
     parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--plot", type=Path, default=PLOT)
+    parser.add_argument("--seeds", type=int, default=None, help="seeds of part 2 (3; quick 1)")
     args = parser.parse_args(argv)
+    args.seeds = args.seeds or (1 if args.quick else 3)
     started = time.perf_counter()
     report = run(args)
     print(report)

@@ -10,11 +10,13 @@ the same direction.
     with Client() as client:
         study = create_study(client, "mezo", optimizer="adam", lr=1e-3, scale=1e-3)
         evaluate(study, model, lambda m, seed: loss(m), max_pairs=1000)
-        rebuild(fresh_model, study)          # initial weights + log -> current weights
+        rebuild(initial_model(), study)   # initial weights + log -> current weights
 
 Perturbing in place and back (MeZO) costs no extra memory but is not exact
 in floating point: an evaluator's live weights drift from the replayed ones
-by a few units in the last place. `rebuild` from the initial weights is exact.
+(about 1e-6 after a thousand pairs on a small MLP) unless it passes
+`exact=True` (one copy of the weights). `rebuild` from the initial weights
+is exact.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ __all__ = [
     "pair_losses",
     "perturbed",
     "rebuild",
-    "state_dict_copy",
     "trained_parameters",
 ]
 
@@ -97,21 +98,33 @@ def perturbed(module: torch.nn.Module, seed: int, scale: float) -> Iterator[torc
 
 @torch.no_grad()
 def pair_losses(
-    module: torch.nn.Module, seed: int, scale: float, loss: Callable[[torch.nn.Module], float]
+    module: torch.nn.Module,
+    seed: int,
+    scale: float,
+    loss: Callable[[torch.nn.Module], float],
+    exact: bool = False,
 ) -> tuple[float, float]:
-    """(loss(w + scale z), loss(w - scale z)) with three in-place shifts and no copy."""
+    """(loss(w + scale z), loss(w - scale z)), perturbing the module in place.
+
+    By default w comes back by a third shift (no copy; it drifts by rounding,
+    about 1e-6 after a thousand pairs); `exact=True` keeps a copy of the
+    trained parameters and restores them bit for bit.
+    """
     params = trained_parameters(module)
-    _shift(params, seed, scale)
+    saved = [p.detach().clone() for p in params] if exact else None
+    shifted = scale
     try:
+        _shift(params, seed, scale)
         plus = float(loss(module))
         _shift(params, seed, -2 * scale)
-        try:
-            minus = float(loss(module))
-        finally:
-            _shift(params, seed, scale)
-    except BaseException:
-        _shift(params, seed, -scale)
-        raise
+        shifted = -scale
+        minus = float(loss(module))
+    finally:
+        if saved is not None:
+            for p, copy in zip(params, saved, strict=True):
+                p.copy_(copy)
+        else:
+            _shift(params, seed, -shifted)
     return plus, minus
 
 
@@ -158,6 +171,7 @@ class LogReplayer:
 
     def apply_log(self, log: ZOLog, until: int | None = None) -> None:
         """Apply the entries of `log` not applied yet, up to step `until` (exclusive)."""
+        self.optimizer = log.optimizer
         for entry in log.entries:
             if until is not None and entry.step >= until:
                 break
@@ -198,14 +212,16 @@ def evaluate(
     until_step: int | None = None,
     evaluator: str | None = None,
     replayer: LogReplayer | None = None,
+    exact: bool = False,
 ) -> LogReplayer:
     """Evaluate pairs until `max_pairs` are told or the study reaches step `until_step`.
 
     `module` holds the initial weights (or `replayer`'s); the loop replays
     the log before each pair, so an evaluator may join at any step.
     `loss(module, seed=seed)` returns a float; the seed can pick a minibatch
-    that both sides of the pair share. Returns the replayer, whose module holds the weights
-    of the last step it applied.
+    that both sides of the pair share. Returns the replayer; the module holds
+    the weights of the last step it applied (`replayer.sync(study)` catches up).
+    `exact` restores the weights after each pair from a copy (see `pair_losses`).
     """
     replayer = replayer or LogReplayer(module)
     told = 0
@@ -224,15 +240,11 @@ def evaluate(
             continue
         replayer.sync(study, until=step)
         with trial:
-            plus, minus = pair_losses(module, seed, float(scale), partial(loss, seed=seed))
+            losses = partial(loss, seed=seed)
+            plus, minus = pair_losses(module, seed, float(scale), losses, exact=exact)
             if not (math.isfinite(plus) and math.isfinite(minus)):
                 trial.fail(f"non-finite loss {plus}, {minus}")
                 continue
             trial.tell({"loss_plus": plus, "loss_minus": minus})
         told += 1
     return replayer
-
-
-def state_dict_copy(module: torch.nn.Module) -> dict[str, Any]:
-    """A detached copy of the module's weights (to keep the initial weights around)."""
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--until-step", type=int, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--pause", type=float, default=0.0, help="seconds per loss evaluation")
+    parser.add_argument("--exact", action="store_true", help="restore weights from a copy")
     args = parser.parse_args()
     torch.set_num_threads(1)
     X, y = data()
@@ -58,7 +59,9 @@ def main() -> None:
     model = initial_model()
     with Client(base_url=args.url, max_retries=5, timeout=30.0) as client:
         study = client.studies.get(args.study)
-        live = evaluate(study, model, loss, until_step=args.until_step, evaluator=args.name)
+        live = evaluate(
+            study, model, loss, until_step=args.until_step, evaluator=args.name, exact=args.exact
+        )
         rebuilt = initial_model()
         replayer = LogReplayer(rebuilt)
         replayer.sync(study, until=args.until_step)

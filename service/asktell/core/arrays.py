@@ -54,6 +54,8 @@ def to_numpy(v: Any) -> np.ndarray:
 
 def check_array(p: ArrayParam, v: Any, field: str) -> dict[str, str]:
     """Validate a list or block against `p`; return the stored form."""
+    if isinstance(v, list) and len(v) != p.length:  # before looking at a long list's items
+        raise InvalidInput(f"must have {p.length} numbers, got {len(v)}", field=field)
     x = _from_block(v, field) if is_block(v) else _from_list(v, field)
     if x.shape != (p.length,):
         raise InvalidInput(f"must have {p.length} numbers, got {x.size}", field=field)

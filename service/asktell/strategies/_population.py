@@ -71,11 +71,21 @@ def check_single_objective(snapshot: StudySnapshot, name: str) -> None:
 
 
 def check_space(
-    encoder: SpaceEncoder, name: str, *, integers: bool = True, categoricals: bool = True
+    encoder: SpaceEncoder,
+    name: str,
+    *,
+    integers: bool = True,
+    categoricals: bool = True,
+    max_dim: int | None = None,
 ) -> None:
-    """Raise a ValueError naming the first parameter `name` cannot handle."""
+    """Raise a ValueError naming the first parameter `name` cannot handle, or the size."""
     if encoder.d == 0:
         raise ValueError(f"{name} needs at least one non-fixed parameter")
+    if max_dim is not None and encoder.d > max_dim:
+        raise ValueError(
+            f"{name} takes at most {max_dim} encoded dimensions (its state grows faster than "
+            f"the dimension); this space has {encoder.d} (use cma-es, zo-sgd, zo-adam or spsa)"
+        )
     for dim in encoder.dims:
         if dim.kind == "int" and not integers:
             raise ValueError(

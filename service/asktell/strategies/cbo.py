@@ -47,6 +47,7 @@ from asktell.strategies.registry import register_strategy
 __all__ = ["CBO", "CBOConfig", "consensus"]
 
 STATE_VERSION = 1
+MAX_DIM = 1000  # the swarm (up to 200 particles of d numbers) is rewritten every ask
 INIT, MOVE, SPAWN = 0, 1, 2
 MAX_TRIES = 20
 
@@ -85,7 +86,7 @@ class CBO(Strategy):
 
     def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
-        check_space(SpaceEncoder(snapshot.space), self.name)
+        check_space(SpaceEncoder(snapshot.space), self.name, max_dim=MAX_DIM)
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         self.check(snapshot)

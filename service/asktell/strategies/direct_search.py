@@ -56,6 +56,7 @@ from asktell_client.types import ArrayParam, FloatParam, IntParam
 __all__ = ["DirectSearch", "DirectSearchConfig", "hint_direction"]
 
 STATE_VERSION = 1
+MAX_DIM = 1000  # the poll directions make the state grow as d squared
 POLL, COVER, RESTART = 0, 1, 2
 CACHE_BASE, CACHE_PER_DIM = 64, 8
 MAX_WAVES = 200
@@ -134,7 +135,7 @@ class DirectSearch(Strategy):
 
     def check(self, snapshot: StudySnapshot) -> None:
         check_single_objective(snapshot, self.name)
-        check_space(SpaceEncoder(snapshot.space), self.name, categoricals=False)
+        check_space(SpaceEncoder(snapshot.space), self.name, categoricals=False, max_dim=MAX_DIM)
 
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         self.check(snapshot)

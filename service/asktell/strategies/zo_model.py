@@ -15,9 +15,10 @@ and not weight deltas.
 Step rules (as in `zeroth_order`): every ask gets new pairs of the open step,
 so several evaluators share it, each with its own seeds. The step closes at
 the next ask once `directions` pairs are told, or once every pair handed out
-is told or dropped (failed, stopped, lost) and at least one is told. A pair
-told after its step closed (a faster evaluator got an extra pair) counts in
-the next step to close if it lags at most `max_staleness` steps: its
+is told or dropped (failed, stopped, lost, or told values so large that the
+gradient overflows) and at least one is told. A pair told after its step
+closed (a faster evaluator got an extra pair) counts in the next step to
+close if it lags at most `max_staleness` steps: its
 direction does not depend on the weights, so only its gradient is a little
 stale. Older tells are kept as data but left out. The optimizer and its
 betas are fixed by the first state; lr, scale and directions may change.
@@ -25,6 +26,7 @@ betas are fixed by the first state; lr, scale and directions may change.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -146,9 +148,10 @@ class ZOModel(Strategy):
         state["next_j"] = 0
 
     def _step_ready(self, state: dict[str, Any], records: Records) -> bool:
-        statuses = [_status(records.get((state["t"], seed))) for seed in state["out"]]
+        t, scale = state["t"], state["scale_t"]
+        statuses = [_status(records.get((t, seed)), scale) for seed in state["out"]]
         told = statuses.count(TOLD)
-        late = sum(_status(records.get((s, seed))) == TOLD for s, seed, _ in state["late"])
+        late = sum(_status(records.get((s, seed)), mu) == TOLD for s, seed, mu in state["late"])
         q = self.config.directions
         if told + late >= q:
             return True
@@ -160,24 +163,22 @@ class ZOModel(Strategy):
         pairs = [(t, seed, state["scale_t"]) for seed in state["out"]]
         pairs += [tuple(p) for p in state["late"]]
         told = [
-            (seed, scale, records[(s, seed)].values)
+            (seed, scale, *_losses(records[(s, seed)]))
             for s, seed, scale in pairs
-            if _status(records.get((s, seed))) == TOLD
+            if _status(records.get((s, seed)), scale) == TOLD
         ]
         sign = -1.0 if snapshot.objectives[0].direction == Direction.maximize else 1.0
         n = len(told)
-        grads = [sign * (v[PLUS_METRIC] - v[MINUS_METRIC]) / (2 * mu) / n for _, mu, v in told]
-        loss = sum((v[PLUS_METRIC] + v[MINUS_METRIC]) / 2 for _, _, v in told) / n
+        grads = [sign * (plus - minus) / (2 * mu) / n for _, mu, plus, minus in told]
+        loss = sum((plus + minus) / 2 for _, _, plus, minus in told) / n
         lr = scheduled(c.lr, c.lr_schedule, t, c.lr_decay_steps, c.lr_min)
-        entry = ZOLogStep(
-            step=t, lr=lr, seeds=[seed for seed, _, _ in told], grads=grads, loss=loss
-        )
+        entry = ZOLogStep(step=t, lr=lr, seeds=[seed for seed, *_ in told], grads=grads, loss=loss)
         state["log"].append(entry.model_dump())
         state["evaluations"] += 2 * n
         state["late"] = [
             [s, seed, scale]
             for s, seed, scale in pairs
-            if _status(records.get((s, seed))) == OPEN and t + 1 - s <= c.max_staleness
+            if _status(records.get((s, seed)), scale) == OPEN and t + 1 - s <= c.max_staleness
         ]
         state["t"] = t + 1
         self._open_step(state)
@@ -197,9 +198,18 @@ def _load(state: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**state, "out": list(state["out"]), "log": list(state["log"]), "late": late}
 
 
-def _status(record: TrialRecord | None) -> str:
+def _losses(record: TrialRecord) -> tuple[float, float]:
+    """(loss_plus, loss_minus) as floats (PostgreSQL may return a huge value as an int)."""
+    values = record.values or {}
+    return float(values[PLUS_METRIC]), float(values[MINUS_METRIC])
+
+
+def _status(record: TrialRecord | None, scale: float) -> str:
+    """Told (with a finite gradient and loss), open, or dropped."""
     if record is not None and record.values is not None:
-        return TOLD
+        plus, minus = _losses(record)
+        finite = math.isfinite((plus - minus) / (2 * scale)) and math.isfinite(plus + minus)
+        return TOLD if finite else DROPPED
     if record is not None and record.state in (TrialState.pending, TrialState.running):
         return OPEN
     return DROPPED

@@ -98,7 +98,16 @@ def test_pair_losses_measure_both_sides_and_restore():
     assert torch.allclose(flat(module), before, atol=1e-6)
 
 
-def test_pair_losses_restore_when_the_loss_raises():
+def test_exact_pair_losses_restore_bit_for_bit():
+    module = mlp()
+    before = flat(module).clone()
+    for seed in range(20):
+        pair_losses(module, seed, 0.37, lambda m: float(flat(m).sum()), exact=True)
+    assert torch.equal(flat(module), before)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_pair_losses_restore_when_the_loss_raises(exact):
     module = mlp()
     before = flat(module).clone()
 
@@ -106,7 +115,7 @@ def test_pair_losses_restore_when_the_loss_raises():
         raise RuntimeError("oom")
 
     with pytest.raises(RuntimeError):
-        pair_losses(module, 3, 0.5, boom)
+        pair_losses(module, 3, 0.5, boom, exact=exact)
     assert torch.allclose(flat(module), before, atol=1e-6)
 
 

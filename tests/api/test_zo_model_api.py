@@ -118,6 +118,17 @@ def test_a_step_waits_for_open_pairs_until_enough_are_told(http, zo_study):
     assert ask(http, study["id"])[0]["params"]["zo_step"] == 1
 
 
+def test_overflowing_losses_are_dropped(http, zo_study):
+    study = zo_study(directions=2)
+    a, b = ask(http, study["id"], 2)
+    tell(http, a, 1e308, -1e308)
+    tell(http, b, 1.0, 0.5)
+    (c,) = ask(http, study["id"])
+    assert c["params"]["zo_step"] == 1
+    (entry,) = read_log(http, study["id"])["entries"]
+    assert entry["seeds"] == [b["params"]["zo_seed"]] and entry["grads"] == [250.0]
+
+
 def test_log_pages_and_since_past_the_end(http, zo_study):
     study = zo_study()
     for _ in range(5):
