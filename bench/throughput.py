@@ -1,7 +1,7 @@
 """Ask+tell throughput and ask latency over HTTP, next to Optuna's RDBStorage, same database.
 
-    python bench/throughput.py                  # SQLite and PostgreSQL, 1 and 16 clients
-    python bench/throughput.py --seconds 5 --engines postgres
+    python bench/throughput.py                  # SQLite and PostgreSQL, 1 and 16 clients, 30 s
+    python bench/throughput.py --seconds 5 --engines postgres --server-workers 2
 
 asktell: one `asktell serve --no-worker` process, the random strategy, clients are
 async aiohttp tasks in this process doing ask(1) → tell. Optuna: one process per
@@ -221,7 +221,12 @@ def optuna_load(url: str, clients: int, seconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=30.0,
+        help="length of each run; Optuna slows as its study grows, so short runs flatter it",
+    )
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--skip-optuna", action="store_true")

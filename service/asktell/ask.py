@@ -192,7 +192,12 @@ def _suggest_inline(
         if cls.stateful
         else (None, 0)
     )
-    snapshot = repo.load_snapshot(session, study=study, with_history=cls.needs_history)
+    snapshot = repo.load_snapshot(
+        session,
+        study=study,
+        with_history=cls.needs_history,
+        floor=strategy.history_floor(state, space),
+    )
     repeats = definition.settings.allow_repeats
     # Collisions need a space without an always-active float parameter.
     may_collide = not repeats and not any(

@@ -488,12 +488,19 @@ def pareto_trials(session: Session, *, study: StudyRow) -> list[TrialRow]:
 
 
 def load_snapshot(
-    session: Session, *, study: StudyRow, with_history: bool = True, nonce: int = 0
+    session: Session,
+    *,
+    study: StudyRow,
+    with_history: bool = True,
+    nonce: int = 0,
+    floor: int | None = None,
 ) -> StudySnapshot:
+    """The study as a strategy sees it. With `floor`, finished trials with ids up to it
+    are left out (open ones are always in): see `Strategy.history_floor`."""
     definition = definition_of(study)
     completed, pending, failed = [], [], []
     if with_history:
-        rows = session.execute(
+        query = (
             select(
                 TrialRow.id,
                 TrialRow.state,
@@ -505,6 +512,10 @@ def load_snapshot(
             .where(TrialRow.study_id == study.id)
             .order_by(TrialRow.id)
         )
+        if floor is not None:
+            open_states = (TrialState.running.value, TrialState.pending.value)
+            query = query.where((TrialRow.id > floor) | TrialRow.state.in_(open_states))
+        rows = session.execute(query)
         for tid, state, params, values, strategy, prefetched in rows:
             rec = TrialRecord(tid, TrialState(state), params, values, strategy)
             if state == TrialState.completed.value:

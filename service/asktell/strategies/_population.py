@@ -145,7 +145,8 @@ class History:
         ids = [
             t.id for group in (snapshot.completed, snapshot.pending, snapshot.failed) for t in group
         ]
-        return cls(told, failed, open_, max(ids, default=-1))
+        # Never below `floor`: the trials up to it may have been left out of the snapshot.
+        return cls(told, failed, open_, max([*ids, floor]))
 
     def status(self, key: str) -> str:
         if key in self.told:
@@ -251,10 +252,12 @@ class LocalStudy:
     def over(cls, params: Sequence[Param], seed: int = 0, **kwargs: Any) -> LocalStudy:
         return cls(SearchSpace(list(params)), settings=StudySettings(seed=seed), **kwargs)
 
-    def snapshot(self) -> StudySnapshot:
+    def snapshot(self, floor: int | None = None) -> StudySnapshot:
+        """All trials, or as the server loads them for a strategy's `history_floor`."""
         by_state: dict[TrialState, list[TrialRecord]] = {s: [] for s in TrialState}
         for t in self.trials:
-            by_state[t.state].append(t)
+            if floor is None or t.id > floor or t.state == TrialState.running:
+                by_state[t.state].append(t)
         return StudySnapshot(
             study_id=1,
             space=self.space,
@@ -267,10 +270,14 @@ class LocalStudy:
         )
 
     def ask(
-        self, strategy: Strategy, n: int, state: dict[str, Any] | None
+        self, strategy: Strategy, n: int, state: dict[str, Any] | None, *, floor: bool = False
     ) -> tuple[list[int], Proposal]:
-        """Ask for `n` points; they become running trials. Returns their ids and the proposal."""
-        proposal = strategy.suggest(self.snapshot(), n, state)
+        """Ask for `n` points; they become running trials. Returns their ids and the proposal.
+
+        `floor=True` leaves out the finished trials the strategy says it no longer reads.
+        """
+        cut = strategy.history_floor(state, self.space) if floor else None
+        proposal = strategy.suggest(self.snapshot(cut), n, state)
         open_keys = {
             self.space.point_key(t.params) for t in self.trials if t.state == TrialState.running
         }
@@ -338,6 +345,7 @@ def replay_study(
     fail: float = 0.0,
     lose: float = 0.0,
     delay: float = 0.0,
+    floor: bool = False,
 ) -> tuple[list[list[dict[str, ParamValue]]], dict[str, Any] | None]:
     """Run an asynchronous study and return every proposal's points and the last state.
 
@@ -346,7 +354,8 @@ def replay_study(
     trial) with probability `lose`, left running with probability `delay`,
     told otherwise. Rounds in `restarts` start a fresh strategy object from
     the JSON of the stored state, as a new worker would; other rounds reuse
-    the object and pass the state as returned.
+    the object and pass the state as returned. `floor` loads snapshots as the server
+    does, without the trials below the strategy's `history_floor`.
     """
     study = LocalStudy.over(params, seed=seed)
     rng = np.random.default_rng(seed + 1)
@@ -357,7 +366,7 @@ def replay_study(
         if r in restarts:
             strategy = make()
             state = json.loads(json.dumps(state))
-        _, proposal = study.ask(strategy, batch, state)
+        _, proposal = study.ask(strategy, batch, state, floor=floor)
         state = proposal.state
         trajectory.append(proposal.points)
         for t in list(study.trials):

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from asktell.core.snapshots import StudySnapshot
+from asktell.core.space import SearchSpace
 from asktell_client.types import ParamValue
 
 __all__ = ["Proposal", "Strategy", "StrategyConfig"]
@@ -63,6 +64,11 @@ class Strategy(ABC):
     @abstractmethod
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         """Return `n` points for `snapshot`."""
+
+    def history_floor(self, state: dict[str, Any] | None, space: SearchSpace) -> int | None:
+        """Finished trials with ids up to this one no longer matter to `suggest` given
+        `state`, so the server may leave them out of the snapshot; None: load them all."""
+        return None
 
     def check(self, snapshot: StudySnapshot) -> None:
         """Raise ValueError when this strategy cannot serve the study (its space, objectives

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
+from asktell.core.space import SearchSpace
 from asktell.strategies._population import (
     FAILED,
     LOST,
@@ -97,6 +98,10 @@ class CBO(Strategy):
         points = self._propose(state, snapshot, encoder, n)
         info = {"generation": state["generation"], "particles": state["size"]}
         return Proposal(points, state=state, info=info)
+
+    def history_floor(self, state: dict[str, Any] | None, space: SearchSpace) -> int | None:
+        loaded = self._load(state, SpaceEncoder(space))
+        return None if loaded is None else loaded["floor"]
 
     def _load(self, state: dict[str, Any] | None, encoder: SpaceEncoder) -> dict[str, Any] | None:
         if (

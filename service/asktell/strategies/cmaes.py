@@ -32,6 +32,7 @@ from pydantic import Field
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
+from asktell.core.space import SearchSpace
 from asktell.strategies._population import (
     FAILED,
     LOST,
@@ -363,6 +364,11 @@ class CMAES(Strategy):
         return Proposal(points, state=state, info=info)
 
     # ------------------------------------------------------------------ state
+
+    def history_floor(self, state: dict[str, Any] | None, space: SearchSpace) -> int | None:
+        encoder = SpaceEncoder(space)
+        loaded = self._load(state, encoder, _Layout.of(encoder, self.config))
+        return None if loaded is None else loaded["floor"]
 
     def _load(
         self, state: dict[str, Any] | None, encoder: SpaceEncoder, layout: _Layout

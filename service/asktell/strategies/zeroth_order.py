@@ -24,6 +24,7 @@ from pydantic import Field
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot
+from asktell.core.space import SearchSpace
 from asktell.strategies._population import (
     LOST,
     PENDING,
@@ -160,6 +161,10 @@ class _ZerothOrder(Strategy):
         points = self._hand_out(state, history, encoder, snapshot, n)
         info = {"step": state["t"]}
         return Proposal(points, state=state, info=info)
+
+    def history_floor(self, state: dict[str, Any] | None, space: SearchSpace) -> int | None:
+        loaded = self._load(state, SpaceEncoder(space))
+        return None if loaded is None else loaded["floor"]
 
     def _load(self, state: dict[str, Any] | None, encoder: SpaceEncoder) -> dict[str, Any] | None:
         if (

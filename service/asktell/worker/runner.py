@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from asktell import metrics
 from asktell.ask import budget_used, insert_suggested_trials
 from asktell.core.snapshots import StudySnapshot
+from asktell.core.space import SearchSpace
 from asktell.core.states import OperationState, TrialState
 from asktell.db import repository as repo
 from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
@@ -108,8 +109,9 @@ def _plan(db: Database, study_id: int) -> _Plan | None:
             )
         name = definition.strategy.name
         state, version = repo.get_strategy_state(session, study_id=study_id, strategy=name)
+        floor = _history_floor(name, definition.strategy.options, state, definition.space)
         return _Plan(
-            snapshot=repo.load_snapshot(session, study=study),
+            snapshot=repo.load_snapshot(session, study=study, floor=floor),
             waiting=waiting,
             buffer=buffer,
             strategy=name,
@@ -118,6 +120,16 @@ def _plan(db: Database, study_id: int) -> _Plan | None:
             state=state,
             version=version,
         )
+
+
+def _history_floor(
+    name: str, options: dict, state: dict | None, space: SearchSpace
+) -> int | None:
+    """How much history the strategy still reads; None (all of it) if it cannot say."""
+    try:
+        return get_strategy(name)(options).history_floor(state, space)
+    except Exception:  # the compute step reports a broken strategy; the plan loads everything
+        return None
 
 
 def _compute(plan: _Plan, device: str, study_id: int) -> Proposal:
