@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from asktell.db.models import JobRow, OperationRow, ProjectRow, StudyRow
-from asktell.db.queue import enqueue_job, enqueue_surrogate, lease_job, owns_lease
+from asktell.db.queue import (
+    KEEP_FINISHED,
+    complete_job,
+    enqueue_job,
+    enqueue_surrogate,
+    fail_job,
+    lease_job,
+    owns_lease,
+)
 from asktell.db.session import Database
 
 
@@ -148,3 +156,27 @@ def test_concurrent_workers_never_share_a_job(db, db_url):
     leased = [j for r in results for j in r]
     assert len(leased) == len(set(leased)) == 60
     assert sum(1 for r in results if r) >= 2
+
+
+def test_finished_jobs_are_pruned_to_the_newest(db):
+    a, b = _studies(db, 2)
+    with db.write() as session:
+        enqueue_job(session, study_id=b)  # b's job stays queued: not a's to prune
+    finished = []
+    for i in range(KEEP_FINISHED + 5):
+        with db.write() as session:
+            enqueue_job(session, study_id=a)
+        with db.write() as session:
+            job = lease_job(session, worker_id="w", lease_seconds=30)
+            if job.study_id == b:
+                job = lease_job(session, worker_id="w", lease_seconds=30)
+            if i % 2:
+                fail_job(session, job_id=job.id, error="boom")
+            else:
+                complete_job(session, job_id=job.id)
+            finished.append(job.id)
+    with db.read() as session:
+        left = sorted(session.scalars(select(JobRow.id).where(JobRow.study_id == a)))
+        other = list(session.scalars(select(JobRow.id).where(JobRow.study_id == b)))
+    assert left == finished[-KEEP_FINISHED:]
+    assert len(other) == 1

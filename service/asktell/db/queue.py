@@ -10,14 +10,16 @@ Rules on both engines:
   are computed one batch at a time with every pending point known;
 - a job whose lease expired (its worker died) is leased again;
 - PostgreSQL leases with FOR UPDATE SKIP LOCKED; SQLite relies on its single
-  writer (write transactions begin IMMEDIATE).
+  writer (write transactions begin IMMEDIATE);
+- finishing a job prunes its study's finished jobs of that kind to the newest
+  `KEEP_FINISHED` (prefetch queues a job per tell, so they would pile up).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from asktell.core.states import JobState, OperationState
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 JOBS_CHANNEL = "asktell_jobs"
+KEEP_FINISHED = 20  # finished jobs kept per study and kind (the dashboard shows the latest)
+FINISHED = (JobState.done.value, JobState.failed.value)
 MAX_ATTEMPTS = 3
 
 
@@ -178,15 +182,27 @@ def complete_job(
     }
     if result is not None:
         values["result"] = result
-    session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+    _finish(session, job_id, values)
 
 
 def fail_job(session: Session, *, job_id: int, error: str) -> None:
-    session.execute(
+    values = {"state": JobState.failed.value, "finished_at": utcnow(), "error": error[:2000]}
+    _finish(session, job_id, values)
+
+
+def _finish(session: Session, job_id: int, values: dict) -> None:
+    """Record a job's end and prune its study's older finished jobs of the same kind."""
+    done = session.execute(
         update(JobRow)
         .where(JobRow.id == job_id)
-        .values(state=JobState.failed.value, finished_at=utcnow(), error=error[:2000])
-    )
+        .values(**values)
+        .returning(JobRow.study_id, JobRow.kind)
+    ).first()
+    if done is None:
+        return
+    same = (JobRow.study_id == done.study_id, JobRow.kind == done.kind, JobRow.state.in_(FINISHED))
+    newest = select(JobRow.id).where(*same).order_by(JobRow.id.desc()).limit(KEEP_FINISHED)
+    session.execute(delete(JobRow).where(*same, JobRow.id.not_in(newest.scalar_subquery())))
 
 
 def release_job(session: Session, *, job_id: int, worker_id: str, error: str) -> None:
