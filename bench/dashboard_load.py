@@ -2,8 +2,9 @@
 
 Creates a study with N completed/failed/running trials (bulk-inserted through
 SQLAlchemy), starts `asktell serve` on it, then measures every dashboard JSON
-endpoint (cold and warm: time and bytes) and, when Chromium is available, how
-long the study page takes until its plots and table are drawn.
+endpoint and the trials CSV (cold and warm: time and bytes) and, when Chromium is available, how
+long the study page takes until its plots and table are drawn. Then it adds a second
+study with two objectives and as many trials and times its hypervolume history.
 
     python bench/dashboard_load.py --trials 100000
     python bench/dashboard_load.py --trials 100000 --database-url postgresql+psycopg://...
@@ -51,8 +52,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_rows(study_id: int, n: int, seed: int = 0) -> list[dict]:
-    """N synthetic trials: mostly completed, some failed, a few running."""
+def make_rows(study_id: int, n: int, seed: int = 0, two: bool = False) -> list[dict]:
+    """N synthetic trials: mostly completed, some failed, a few running; `two` adds a
+    second objective (`cost`, at odds with the loss)."""
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(seconds=n * 2)
     evaluators = [f"gpu-{i}" for i in range(8)]
@@ -67,6 +69,9 @@ def make_rows(study_id: int, n: int, seed: int = 0) -> list[dict]:
             "width": int(2 ** rng.uniform(4, 10)),
         }
         loss = (math.log10(lr) + 3) ** 2 + 0.1 * p["layers"] + p["dropout"] + rng.gauss(0, 0.3)
+        values = {"loss": loss}
+        if two:
+            values["cost"] = p["width"] * p["layers"] / 8192 - 0.1 * loss + rng.gauss(0, 0.05)
         state = "completed"
         if i % 50 == 7:
             state = "failed"
@@ -78,7 +83,7 @@ def make_rows(study_id: int, n: int, seed: int = 0) -> list[dict]:
                 "study_id": study_id,
                 "state": state,
                 "params": p,
-                "values": {"loss": loss} if state == "completed" else None,
+                "values": values if state == "completed" else None,
                 "point_key": None,
                 "failure_reason": "diverged" if state == "failed" else None,
                 "evaluator": evaluators[i % len(evaluators)],
@@ -93,7 +98,7 @@ def make_rows(study_id: int, n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def seed_database(url: str, n: int) -> int:
+def seed_database(url: str, n: int, two: bool = False) -> int:
     """Create the study and bulk-insert its trials; return the study id."""
     from sqlalchemy import insert
 
@@ -105,11 +110,12 @@ def seed_database(url: str, n: int) -> int:
 
     upgrade(url)
     db = Database(url)
-    spec = StudyCreate(name=f"big-{n}", space=SPACE, objectives=[{"name": "loss"}])
+    objectives = [{"name": "loss"}, {"name": "cost"}] if two else [{"name": "loss"}]
+    spec = StudyCreate(name=f"big-{n}{'-2obj' if two else ''}", space=SPACE, objectives=objectives)
     with db.write() as session:
         pid = repo.get_or_create_project(session)
         study_id = repo.create_study(session, project_id=pid, spec=spec).id
-    rows = make_rows(study_id, n)
+    rows = make_rows(study_id, n, two=two)
     started = time.perf_counter()
     for i in range(0, n, 10_000):
         with db.write() as session:
@@ -138,16 +144,17 @@ def endpoints(sid: int) -> list[str]:
         f"{d}/timeline",
         f"{d}/intermediates",
         f"{d}/queue",
+        f"{d}/trials.csv",
         f"/v1/dashboard/compare?study_id={sid}",
         f"/v1/studies/{sid}/note",
         f"/v1/studies/{sid}/artifacts",
     ]
 
 
-def measure_api(base: str, sid: int) -> list[dict]:
+def measure_api(base: str, paths: list[str]) -> list[dict]:
     out = []
     with httpx.Client(base_url=base, timeout=60) as http:
-        for path in endpoints(sid):
+        for path in paths:
             times = []
             for _ in range(2):
                 t = time.perf_counter()
@@ -259,6 +266,9 @@ def main() -> None:
     ap.add_argument("--screenshots", type=Path, default=ROOT / "artifacts" / "screenshots")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--no-browser", action="store_true", help="measure the JSON API only")
+    ap.add_argument(
+        "--no-pareto", action="store_true", help="skip the two-objective study (hypervolume)"
+    )
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="asktell-bench-")
@@ -289,7 +299,11 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         page = None if args.no_browser else measure_page(base, sid, args.screenshots, server.pid)
-        api = measure_api(base, sid)
+        api = measure_api(base, endpoints(sid))
+        if not args.no_pareto:
+            two = seed_database(url, args.trials, two=True)
+            d = f"/v1/dashboard/studies/{two}"  # the Pareto front reads the columns first
+            api += measure_api(base, [f"{d}/pareto", f"{d}/hypervolume"])
     finally:
         server.terminate()
         server.wait(10)

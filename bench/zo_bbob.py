@@ -25,6 +25,7 @@ Methods:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import warnings
@@ -32,7 +33,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
+# One BLAS thread per run (set before numpy loads): the runs are the parallelism, and a
+# threaded eigendecomposition of a 40 x 40 covariance is slower on a busy machine.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import numpy as np  # noqa: E402
 
 FUNCTIONS = {
     1: "sphere",

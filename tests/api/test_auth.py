@@ -79,6 +79,7 @@ def _endpoints(ids: dict) -> list[tuple[str, str, dict | None]]:
         ("GET", f"/v1/artifacts/{a}/content", None),
         ("GET", f"/v1/dashboard/studies/{s}/rank", None),
         ("GET", f"/v1/dashboard/studies/{s}/events?timeout=0", None),
+        ("GET", f"/v1/dashboard/studies/{s}/trials.csv", None),
         ("DELETE", f"/v1/artifacts/{a}", None),
         ("DELETE", f"/v1/studies/{s}", None),
     ]

@@ -6,6 +6,9 @@ a Chromium binary (`chromium` on PATH or ASKTELL_CHROMIUM); skipped without them
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 import os
 import shutil
@@ -13,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from asktell_client import Client
@@ -404,15 +408,20 @@ def test_tokens_decide_read_only(browser, cluster, database_url):
     paste(read)
     wait_text(page, "#auth-button", "t => t.includes('read-only')")
     page.wait_for_selector(f"#studies tbody tr[data-study='{study.id}']")
+    assert page.locator("#new-study").is_disabled()
     page.click(f"#studies a[href='#/study/{study.id}']")
     page.wait_for_selector("#history svg circle.pt")
     assert page.locator("#study-actions button[data-action=pause]").is_disabled()
     assert page.locator("#study-actions button[data-action=add]").is_disabled()
+    assert page.locator("#study-actions button[data-action=delete]").is_disabled()
     page.wait_for_selector("#study-note button[data-note-edit]")
     assert page.locator("#study-note button[data-note-edit]").is_disabled()
     assert page.locator("#study-files .note-bar button").is_disabled()
     page.wait_for_selector("#live.streaming")  # the event stream carries the token
     ui.shot("study-read-only", full=False)
+    with page.expect_download() as got:  # reading is enough for the CSV
+        page.click("#trials-csv")
+    assert len(Path(got.value.path()).read_text().splitlines()) == 7
 
     paste(write)
     wait_text(page, "#auth-button", "t => t.includes('read & write')")
@@ -553,4 +562,96 @@ def test_updates_fall_back_to_polling_without_the_event_stream(browser, server):
         timeout=LIVE_SECONDS * 1000,
     )
     assert time.monotonic() - told < LIVE_SECONDS + 0.5
+    ui.close()
+
+
+def test_hypervolume_plot_and_csv_download(browser, server):
+    client = Client(base_url=server.base_url)
+    study = client.studies.create(
+        "hv-two-objectives",
+        space=SPACE,
+        objectives={"loss": "minimize", "speed": "maximize"},
+        strategy="random",
+    )
+    for i, trial in enumerate(study.ask(30, evaluator='=HYPERLINK("x")')):
+        p = trial.params
+        if i % 10 == 9:
+            trial.fail("-diverged")
+            continue
+        trial.tell({"loss": objective(p), "speed": -abs(p["x"] + 2.0) - 0.1 * p["layers"]})
+    base = f"{server.base_url}/v1/dashboard/studies/{study.id}"
+    expected = httpx.get(f"{base}/hypervolume", timeout=30).json()
+
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto(f"#/study/{study.id}/objectives")
+    page.wait_for_selector("#hypervolume svg path.hv-line")
+    assert ui.count("#hypervolume svg circle.hv-pt") == len(expected["ids"]) > 0
+    assert "reference point: loss" in ui.text("#hypervolume .note")
+    ui.shot("study-hypervolume")
+
+    page.click("#study-tabs a[data-tab=overview]")
+    page.wait_for_selector("#trials-table tbody tr[data-trial]")
+    with page.expect_download() as got:
+        page.click("#trials-csv")
+    assert got.value.suggested_filename == f"study-{study.id}-hv-two-objectives-trials.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
+    assert sorted(int(r["id"]) for r in rows) == sorted(t.id for t in study.trials())
+    assert {r["evaluator"] for r in rows} == {'\'=HYPERLINK("x")'}
+    page.select_option("#trials-state", "failed")
+    wait_text(page, "#trials-pager .range", "t => t.endsWith('of 3')")
+    with page.expect_download() as got:
+        page.click("#trials-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
+    assert [r["state"] for r in rows] == ["failed"] * 3
+    assert {r["failure_reason"] for r in rows} == {"'-diverged"}
+    ui.close()
+
+
+def test_create_and_delete_a_study_from_the_page(browser, server):
+    client = Client(base_url=server.base_url)
+    ui = Page(browser, server.base_url)
+    page = ui.page
+    ui.goto("")
+    page.wait_for_selector("#new-study:not([disabled])")
+    page.click("#new-study")
+    page.wait_for_selector("#create-dialog[open]")
+    page.fill("#create-name", "made-in-the-page")
+    bad = [{"name": "x", "type": "float", "low": 2.0, "high": 1.0}]
+    page.fill("#create-space", json.dumps(bad))
+    page.fill("#create-objectives [data-objective-name]", "loss")
+    page.click("#create-add-objective")
+    page.locator("#create-objectives [data-objective-name]").nth(1).fill("speed")
+    page.locator("#create-objectives [data-objective-direction]").nth(1).select_option("maximize")
+    page.click("#create-form [data-create-submit]")
+    error = "#create-form [data-error-for=space]"
+    wait_text(page, error, "t => t.startsWith('space[0]')")
+    assert page.locator("#create-space.invalid").count() == 1
+    assert page.locator("#create-dialog[open]").count() == 1
+    ui.shot("create-study-error", full=False)
+
+    page.fill("#create-space", "[{")
+    page.click("#create-form [data-create-submit]")
+    wait_text(page, error, "t => t.includes('not valid JSON')")
+    page.fill("#create-space", json.dumps(SPACE))
+    page.click("#create-form [data-create-submit]")
+    page.wait_for_function("/^#\\/study\\/\\d+$/.test(location.hash)")
+    wait_text(page, "#study-name", "t => t === 'made-in-the-page'")
+    sid = int(page.evaluate("location.hash.split('/')[2]"))
+    made = client.studies.get(sid).refresh()
+    assert [o.name for o in made.objectives] == ["loss", "speed"]
+    assert made.objectives[1].direction == "maximize" and len(made.space) == 4
+    page.wait_for_selector("#hypervolume-card", state="attached")
+
+    page.click("#study-actions button[data-action=delete]")
+    page.wait_for_selector("#delete-dialog[open]")
+    page.fill("#delete-confirm", "made-in-the-pag")
+    assert page.locator("#delete-submit").is_disabled()
+    page.fill("#delete-confirm", "made-in-the-page")
+    ui.shot("delete-study-dialog", full=False)
+    page.click("#delete-submit")
+    page.wait_for_function("location.hash === '#/'")
+    page.wait_for_selector("#studies tbody tr")
+    assert ui.count(f"#studies tbody tr[data-study='{sid}']") == 0
+    assert httpx.get(f"{server.base_url}/v1/studies/{sid}", timeout=30).status_code == 404
     ui.close()

@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 EVALUATOR = Path(__file__).with_name("zo_evaluator.py")
 UNTIL_STEP = 60
-PAUSE = 0.05  # seconds per loss evaluation, so the late evaluator finds steps left
-LATE_AFTER_STEP = 15
+PAUSE = 0.1  # seconds per loss evaluation, so the late evaluator finds steps left
+LATE_AFTER_STEP = 5
 
 
 def spawn_evaluator(cluster: Cluster, url: str, study: int, name: str, out: Path, exact: bool):
@@ -71,6 +71,7 @@ def test_evaluators_share_steps_and_a_late_one_replays_the_log(cluster, database
     by_step = [{trials[s].evaluator for s in e.seeds} for e in log.entries]
     assert any(evaluators == {"a", "b"} for evaluators in by_step), by_step
     assert any("late" in evaluators for evaluators in by_step[LATE_AFTER_STEP:]), by_step
+    assert not any("late" in evaluators for evaluators in by_step[:LATE_AFTER_STEP]), by_step
     assert all(len(e.seeds) >= 2 for e in log.entries)
 
     expected = initial_model()

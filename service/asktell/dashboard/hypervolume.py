@@ -5,14 +5,13 @@ The reference point is the objectives' `threshold` where set, else inferred from
 final feasible front the way the model-based strategies do it (botorch's
 `infer_reference_point`: nadir minus a tenth of the front's range). The volume only
 grows when a trial enters the front, so the payload is the step function through
-those trials, thinned to `max_points`. Two objectives are swept exactly; three or
-more are estimated from a fixed set of uniform samples. Results are memoised per
-change stamp.
+those trials, thinned to `max_points`. A vectorised screen first drops the trials an
+earlier one dominates; two objectives are then swept exactly, three or more estimated
+from uniform samples of the dominated box. Results are memoised per change stamp.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -26,14 +25,16 @@ from asktell.dashboard import analysis as an
 from asktell.dashboard.common import load, stamped
 from asktell.dashboard.data import StudyData
 from asktell.dashboard.memo import Memo
+from asktell.dashboard.staircase import Staircase
 
 __all__ = [
     "SAMPLES",
-    "entry_indices",
+    "entry_candidates",
     "history_exact_2d",
     "history_sampled",
     "hypervolume_payload",
     "infer_reference_point",
+    "sample_count",
     "router",
 ]
 
@@ -41,10 +42,14 @@ router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
 SAMPLES = 1 << 14
 """Uniform samples of the dominated box behind the estimate for three or more objectives."""
+MIN_SAMPLES = 1 << 10
+SAMPLE_BUDGET = 1 << 27
+FILTER_FRONT = 1024
+"""Front rows kept to screen out trials that cannot change the hypervolume."""
 SCALE = 0.1
 MIN_RANGE = 1e-7
 _CHUNK = 512
-_BLOCK_CELLS = 1 << 22
+_BLOCK_CELLS = 1 << 21
 _memo = Memo(size=64)
 
 
@@ -57,105 +62,101 @@ def infer_reference_point(front: np.ndarray) -> np.ndarray:
     return worst + SCALE * np.maximum(worst - best, MIN_RANGE)
 
 
+def _weakly_dominates(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """`out[i, j]`: row i of A is no worse than row j of B in every column."""
+    out = A[:, None, 0] <= B[None, :, 0]
+    for k in range(1, A.shape[1]):
+        out &= A[:, None, k] <= B[None, :, k]
+    return out
+
+
 def _dominated_by(front: np.ndarray, X: np.ndarray) -> np.ndarray:
     """For each row of X: whether some row of `front` is no worse in every column."""
     out = np.zeros(X.shape[0], dtype=bool)
-    step = max(1, _BLOCK_CELLS // max(1, X.shape[0] * X.shape[1]))
+    step = max(1, _BLOCK_CELLS // max(1, X.shape[0]))
     for s in range(0, front.shape[0], step):
-        out |= np.all(front[s : s + step, None, :] <= X[None, :, :], axis=2).any(axis=0)
+        out |= _weakly_dominates(front[s : s + step], X).any(axis=0)
     return out
 
 
 def _merge_front(front: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """The non-dominated rows of a front and new rows that no front row dominates."""
+    """The non-dominated rows of a front and of new rows that no front row dominates."""
     kept = front[~_dominated_by(new, front)]
-    beats = np.all(new[:, None, :] <= new[None, :, :], axis=2)
+    beats = _weakly_dominates(new, new)
     np.fill_diagonal(beats, False)
-    return np.concatenate([kept, new[~beats.any(axis=0)]])
+    merged = np.concatenate([kept, new[~beats.any(axis=0)]])
+    if merged.shape[0] > FILTER_FRONT:
+        merged = merged[an.uniform_indices(merged.shape[0], FILTER_FRONT)]
+    return merged
 
 
-def entry_indices(costs: np.ndarray) -> np.ndarray:
-    """Rows (in order) that no earlier row weakly dominates: the trials that entered the
-    front when they arrived. Only these can change the hypervolume."""
-    n = costs.shape[0]
+def entry_candidates(costs: np.ndarray) -> np.ndarray:
+    """Rows (in order) that may have entered the Pareto front when they arrived: every row
+    that did and, once the front outgrows the FILTER_FRONT rows kept to screen with, some
+    that an earlier row dominates. Only entries change the hypervolume."""
     front = costs[:0]
-    entered = []
-    for s in range(0, n, _CHUNK):
+    found = []
+    for s in range(0, costs.shape[0], _CHUNK):
         X = costs[s : s + _CHUNK]
-        beaten = _dominated_by(front, X)
-        earlier = np.all(X[:, None, :] <= X[None, :, :], axis=2)
-        beaten |= np.triu(earlier, 1).any(axis=0)
-        new = np.flatnonzero(~beaten)
-        if new.size:
-            entered.append(new + s)
-            front = _merge_front(front, X[new])
-    return np.concatenate(entered) if entered else np.zeros(0, dtype=np.int64)
+        alive = np.flatnonzero(~_dominated_by(front, X))
+        if alive.size == 0:
+            continue
+        earlier = np.triu(_weakly_dominates(X[alive], X[alive]), 1).any(axis=0)
+        new = alive[~earlier]
+        found.append(new + s)
+        front = _merge_front(front, X[new])
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def history_exact_2d(costs: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact hypervolume after each row of two costs to minimize, by one sweep.
-
-    Returns the rows that increased it and the volume after each of them. The front is kept
-    sorted by the first cost (the second then strictly decreasing); a new point adds the
-    part of its box under the front's staircase and removes the points it dominates.
-    """
-    rx, ry = float(ref[0]), float(ref[1])
-    xs: list[float] = []
-    ys: list[float] = []
-    volume = 0.0
+    """Exact hypervolume after each row of two costs to minimize, by one sweep over a
+    staircase front. Returns the rows that increased it and the volume after each of them."""
+    front = Staircase(float(ref[0]), float(ref[1]))
     rows, volumes = [], []
     for i, (a, b) in enumerate(costs.tolist()):
-        if not (a < rx and b < ry):
-            continue
-        right = bisect.bisect_right(xs, a)
-        if right and ys[right - 1] <= b:
-            continue
-        height = ys[right - 1] if right else ry
-        left = bisect.bisect_left(xs, a)
-        x, k, added = a, right, 0.0
-        while k < len(xs) and ys[k] >= b:
-            added += (xs[k] - x) * (height - b)
-            x, height = xs[k], ys[k]
-            k += 1
-        added += ((xs[k] if k < len(xs) else rx) - x) * (height - b)
-        xs[left:k] = [a]
-        ys[left:k] = [b]
-        volume += added
-        rows.append(i)
-        volumes.append(volume)
+        if front.add(a, b) > 0:
+            rows.append(i)
+            volumes.append(front.area)
     return np.array(rows, dtype=np.int64), np.array(volumes)
 
 
+def sample_count(candidates: int, m: int) -> int:
+    """Samples for the estimate: SAMPLES, fewer (down to MIN_SAMPLES) when many trials
+    entered the front, so the work stays within SAMPLE_BUDGET comparisons."""
+    fit = SAMPLE_BUDGET // max(1, candidates * m)
+    return int(min(SAMPLES, max(MIN_SAMPLES, 1 << max(0, int(fit).bit_length() - 1))))
+
+
 def history_sampled(
-    costs: np.ndarray, ref: np.ndarray, samples: int = SAMPLES, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+    costs: np.ndarray, ref: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Estimated hypervolume after each front entry, for any number of costs: the share of
     uniform samples of the box [best, ref] that some trial so far dominates, times its volume.
 
-    Returns the rows that increased the estimate and the estimate after each of them.
+    Returns the rows that increased the estimate, the estimate after each, and the samples.
     """
     inside = np.flatnonzero(np.all(costs < ref, axis=1))
-    rows = inside[entry_indices(costs[inside])]
+    rows = inside[entry_candidates(costs[inside])]
     if rows.size == 0:
-        return rows, np.zeros(0)
+        return rows, np.zeros(0), 0
     C = costs[rows]
+    n = sample_count(rows.size, C.shape[1])
     low = C.min(axis=0)
     box = float(np.prod(ref - low))
-    S = low + np.random.default_rng(seed).random((samples, C.shape[1])) * (ref - low)
-    first = np.full(samples, rows.size, dtype=np.int64)
-    open_ = np.arange(samples)
-    step = max(1, _BLOCK_CELLS // max(1, samples * C.shape[1]))
-    for s in range(0, rows.size, step):
+    S = low + np.random.default_rng(seed).random((n, C.shape[1])) * (ref - low)
+    first = np.full(n, rows.size, dtype=np.int64)
+    open_ = np.arange(n)
+    for s in range(0, rows.size, _CHUNK):
         if open_.size == 0:
             break
-        hit = np.all(C[s : s + step, None, :] <= S[None, open_, :], axis=2)
+        hit = _weakly_dominates(C[s : s + _CHUNK], S[open_])
         got = hit.any(axis=0)
         first[open_[got]] = s + np.argmax(hit[:, got], axis=0)
         open_ = open_[~got]
     counts = np.bincount(first, minlength=rows.size + 1)[: rows.size]
-    volumes = box * np.cumsum(counts) / samples
-    grew = np.concatenate([[volumes[0] > 0], np.diff(volumes) > 0])
-    return rows[grew], volumes[grew]
+    volumes = box * np.cumsum(counts) / n
+    grew = np.diff(volumes, prepend=0.0) > 0
+    return rows[grew], volumes[grew], n
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def hypervolume_payload(data: StudyData, max_points: int) -> dict:
         "total": data.n,
         "feasible": int(rows.size),
         "method": "exact" if m == 2 else "estimate",
-        "samples": None if m == 2 else SAMPLES,
+        "samples": None,
         "reference_point": None,
         "reference_sources": None,
         "ids": [],
@@ -207,9 +208,12 @@ def hypervolume_payload(data: StudyData, max_points: int) -> dict:
     out["reference_point"] = an.numbers(-ref.costs * signs)
     out["reference_sources"] = ref.sources
     if m == 2:
-        grew, volumes = history_exact_2d(costs, ref.costs)
+        inside = np.flatnonzero(np.all(costs < ref.costs, axis=1))
+        swept = inside[entry_candidates(costs[inside])]
+        grew, volumes = history_exact_2d(costs[swept], ref.costs)
+        grew = swept[grew]
     else:
-        grew, volumes = history_sampled(costs, ref.costs)
+        grew, volumes, out["samples"] = history_sampled(costs, ref.costs)
     keep = an.uniform_indices(grew.size, max_points)
     out.update(
         ids=data.ids[rows[grew[keep]]].tolist(),

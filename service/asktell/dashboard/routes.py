@@ -10,9 +10,11 @@ from fastapi.responses import FileResponse
 from asktell.core.errors import NotFound
 from asktell.dashboard.api import router as api_router
 from asktell.dashboard.events import router as events_router
+from asktell.dashboard.hypervolume import router as hypervolume_router
 from asktell.dashboard.plots import router as plots_router
 from asktell.dashboard.rank import router as rank_router
 from asktell.dashboard.surrogate import router as surrogate_router
+from asktell.dashboard.trials_csv import router as csv_router
 
 STATIC = Path(__file__).parent / "static"
 
@@ -40,3 +42,5 @@ router.include_router(plots_router)
 router.include_router(rank_router)
 router.include_router(events_router)
 router.include_router(surrogate_router)
+router.include_router(hypervolume_router)
+router.include_router(csv_router)

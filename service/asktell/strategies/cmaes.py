@@ -4,6 +4,12 @@ The search runs in the unit cube. Continuous spaces use `CMA` (or `SepCMA`
 in high dimension); integers use `CMAwM` on the integer grid of the cube; any
 categorical parameter switches to `CatCMAwM`.
 
+The defaults are those of Optuna's `CmaEsSampler`: the mean starts at the
+centre of the cube, the step size is a sixth of every range, the population is
+4 + floor(3 ln d) (or the first batch, if larger). IPOP restarts only when the
+optimizer's own `should_stop` fires (flat values, a vanishing or diverging
+step, a degenerate covariance); until then the search is plain CMA-ES.
+
 One generation is `population_size` members. Each ask samples new members of
 the current generation (more than `population_size` if more evaluators ask);
 the generation is told once `population_size` members have results, taking

@@ -18,10 +18,14 @@ the next ask once `directions` pairs are told, or once every pair handed out
 is told or dropped (failed, stopped, lost, or told values so large that the
 gradient overflows) and at least one is told. A pair told after its step
 closed (a faster evaluator got an extra pair) counts in the next step to
-close if it lags at most `max_staleness` steps: its
-direction does not depend on the weights, so only its gradient is a little
-stale. Older tells are kept as data but left out. The optimizer and its
-betas are fixed by the first state; lr, scale and directions may change.
+close if it lags at most `max_staleness` steps: its direction does not
+depend on the weights, so only its gradient is a little stale. Older tells
+are kept as data but left out. The optimizer and its betas are fixed by the
+first state; lr, scale and directions may change.
+
+The log lives in the state (about 70 bytes of JSON per pair), so an ask
+rewrites it; `history_floor` keeps each snapshot to the trials of the open
+step and of late pairs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from asktell.core.snapshots import StudySnapshot, TrialRecord
+from asktell.core.space import SearchSpace
 from asktell.core.states import TrialState
 from asktell.strategies._population import seed_for
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
@@ -111,6 +116,12 @@ class ZOModel(Strategy):
         if len({o.direction for o in snapshot.objectives}) != 1:
             raise ValueError(f"zo-model: {PLUS_METRIC} and {MINUS_METRIC} need one direction")
 
+    def history_floor(self, state: dict[str, Any] | None, space: SearchSpace) -> int | None:
+        """Trials finished before the oldest step still read (the open one or a late pair's)
+        was opened are left out."""
+        loaded = _load(state)
+        return None if loaded is None else min(loaded["floors"].values(), default=None)
+
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         self.check(snapshot)
         state = _load(state) or self.initial_state(snapshot.seed)
@@ -135,6 +146,7 @@ class ZOModel(Strategy):
             "t": 0,
             "log": [],
             "late": [],
+            "floors": {"0": -1},
             "evaluations": 0,
         }
         self._open_step(state)
@@ -180,6 +192,10 @@ class ZOModel(Strategy):
             for s, seed, scale in pairs
             if _status(records.get((s, seed)), scale) == OPEN and t + 1 - s <= c.max_staleness
         ]
+        newest = max((r.id for g in _groups(snapshot) for r in g), default=-1)
+        steps = {str(s) for s, _, _ in state["late"]}
+        floors = {k: v for k, v in state["floors"].items() if k in steps}
+        state["floors"] = {**floors, str(t + 1): max(newest, state["floors"].get(str(t), -1))}
         state["t"] = t + 1
         self._open_step(state)
 
@@ -195,7 +211,18 @@ def _load(state: dict[str, Any] | None) -> dict[str, Any] | None:
     if state is None or state.get("version") != STATE_VERSION or state.get("kind") != "zo-model":
         return None
     late = [list(p) for p in state.get("late", [])]
-    return {**state, "out": list(state["out"]), "log": list(state["log"]), "late": late}
+    floors = dict(state.get("floors", {str(state["t"]): -1}))
+    return {
+        **state,
+        "out": list(state["out"]),
+        "log": list(state["log"]),
+        "late": late,
+        "floors": floors,
+    }
+
+
+def _groups(snapshot: StudySnapshot) -> tuple[list[TrialRecord], ...]:
+    return snapshot.failed, snapshot.pending, snapshot.completed
 
 
 def _losses(record: TrialRecord) -> tuple[float, float]:
@@ -218,7 +245,7 @@ def _status(record: TrialRecord | None, scale: float) -> str:
 def _pairs_of_steps(snapshot: StudySnapshot, steps: set[int]) -> Records:
     """The trials of `steps` by (step, seed); a told trial wins over an open copy of it."""
     records: Records = {}
-    for group in (snapshot.failed, snapshot.pending, snapshot.completed):
+    for group in _groups(snapshot):
         for record in group:
             step = record.params.get(STEP_PARAM)
             if step in steps:

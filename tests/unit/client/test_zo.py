@@ -68,6 +68,14 @@ def test_directions_take_the_parameters_dtype_and_ignore_global_seed():
     assert z.tolist() == [float(torch.tensor(v)) for v in REFERENCE[0][0]]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_directions_on_cuda_equal_the_cpu_ones():
+    cpu = [torch.zeros(300, 7), torch.zeros(5)]
+    cuda = [t.cuda() for t in cpu]
+    for a, b in zip(directions(11, cpu), directions(11, cuda), strict=True):
+        assert b.is_cuda and torch.equal(a, b.cpu())
+
+
 def test_frozen_parameters_are_not_trained():
     module = mlp()
     module[0].weight.requires_grad_(False)

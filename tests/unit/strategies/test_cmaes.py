@@ -12,7 +12,7 @@ from strategy_cases import MIXED_SPACE, StrategyCases, make_snapshot
 
 from asktell.core.encoding import SpaceEncoder
 from asktell.core.space import SearchSpace
-from asktell.strategies._population import LocalStudy, replay_study, run_study
+from asktell.strategies._population import LocalStudy, replay_study, run_study, seed_for
 from asktell.strategies.cmaes import (
     CMAES,
     CMAESConfig,
@@ -252,3 +252,28 @@ def test_a_lost_member_is_handed_out_again():
     again, proposal = study.ask(strategy, 2, proposal.state)
     assert study.trials[again[0]].params == study.trials[ids[2]].params
     assert proposal.state["generation"] == 0 and len(proposal.state["members"]) == 5
+
+
+def test_the_default_search_is_plain_cma_es_with_optunas_settings():
+    """Until a restart, the points are those of `cmaes.CMA` started as Optuna starts it."""
+    seed, d = 13, len(FLOATS)
+    popsize = 4 + int(3 * np.log(d))
+    reference = cmaes.CMA(np.full(d, 0.5), 1 / 6, np.tile([0.0, 1.0], (d, 1)))
+    assert reference.population_size == popsize
+    study = LocalStudy.over(FLOATS, seed=seed)
+    encoder = SpaceEncoder(study.space)
+    strategy, state = CMAES(), None
+    for generation in range(15):
+        ids, proposal = study.ask(strategy, popsize, state)
+        state = proposal.state
+        expected = []
+        for member in range(popsize):
+            reference.reseed_rng(seed_for(seed, 0, generation, member, 0))
+            expected.append(reference.ask())
+        X = encoder.encode([study.trials[i].params for i in ids])
+        np.testing.assert_allclose(X, np.array(expected), atol=1e-12)
+        values = [sphere(study.trials[i].params) for i in ids]
+        for i, value in zip(ids, values, strict=True):
+            study.tell(i, {"value": value})
+        reference.tell(list(zip(expected, values, strict=True)))
+    assert state["restart"] == 0 and state["generation"] == 14

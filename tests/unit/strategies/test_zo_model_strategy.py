@@ -67,6 +67,25 @@ def test_a_closed_step_logs_projected_gradients():
     assert after.state["evaluations"] == 4
 
 
+def test_history_floor_keeps_the_open_step_and_late_pairs():
+    strategy = ZOModel({"directions": 1})
+    assert strategy.history_floor(None, SearchSpace(SPEC.space)) is None
+    first = strategy.suggest(snapshot(), 2, None)
+    a, b = first.points
+    assert strategy.history_floor(first.state, SearchSpace(SPEC.space)) == -1
+    trials = [told(10, a, 1.0, 0.5), TrialRecord(11, TrialState.running, b)]
+    second = strategy.suggest(snapshot(trials), 1, first.state)
+    # step 0 closed with b still out: it may come back late, so step 0's floor stays.
+    assert second.state["t"] == 1 and second.state["late"]
+    assert strategy.history_floor(second.state, SearchSpace(SPEC.space)) == -1
+    (c,) = second.points
+    trials = [told(11, b, 1.0, 0.5), told(12, c, 1.0, 0.5)]
+    third = strategy.suggest(snapshot(trials), 1, second.state)
+    assert third.state["t"] == 2 and not third.state["late"]
+    assert third.state["log"][1]["seeds"] == [c["zo_seed"], b["zo_seed"]]
+    assert strategy.history_floor(third.state, SearchSpace(SPEC.space)) == 12
+
+
 def test_the_optimizer_stays_fixed_when_options_change():
     state = ZOModel({"optimizer": "adam", "beta1": 0.5}).suggest(snapshot(), 1, None).state
     later = ZOModel({"optimizer": "sgd"}).suggest(snapshot(), 1, state).state

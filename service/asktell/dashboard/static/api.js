@@ -72,3 +72,25 @@ export function onAuth(fn) {
   auth.listeners.add(fn);
   return () => auth.listeners.delete(fn);
 }
+
+/** Fetch a file with the token and hand it to the browser as a download; returns its name and size. */
+export async function download(path, fallbackName) {
+  const headers = auth.token ? { Authorization: `Bearer ${auth.token}` } : {};
+  const res = await fetch(path, { headers, cache: "no-store" });
+  if (!res.ok) {
+    let data = null;
+    try { data = await res.json(); } catch { data = null; }
+    throw new ApiError(res.status, data);
+  }
+  const blob = await res.blob();
+  const found = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") || "");
+  const name = found ? found[1] : fallbackName;
+  const href = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  Object.assign(link, { href, download: name, hidden: true });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
+  return { name, bytes: blob.size };
+}

@@ -257,6 +257,30 @@ export function pareto(container, d, { xi = 0, yi = 1, height = 340 } = {}) {
   note(container, d.ids.length < d.total ? `${d.ids.length.toLocaleString()} of ${d.total.toLocaleString()} feasible trials shown (the front first)` : null);
 }
 
+/** Hypervolume of the feasible front after each trial: a staircase through the trials that raised it. */
+export function hypervolume(container, d, { height = 300 } = {}) {
+  if (!d.ids.length) {
+    return empty(container, d.feasible ? "No feasible trial beats the reference point yet." : "No feasible completed trials yet.");
+  }
+  const last = d.values[d.values.length - 1];
+  const xs = d.ids.concat([Math.max(d.last_id ?? 0, d.ids[d.ids.length - 1])]);
+  const ys = d.values.concat([last]);
+  const top = Math.max(...ys.filter((v) => v !== null), 0);
+  const f = frame(container, {
+    height,
+    x: { domain: padded([d.ids[0], xs[xs.length - 1]], "linear", 0.02), label: "trial id", integer: true },
+    y: { domain: [0, top > 0 ? top * 1.05 : 1], label: "hypervolume" },
+  });
+  line(f, xs, ys, { stroke: "#3b6fd8", "stroke-width": 2, class: "hv-line" }, true);
+  for (let i = 0; i < d.ids.length; i++) {
+    dot(f, d.ids[i], d.values[i], { r: 2.6, fill: "#3b6fd8", class: "hv-pt" }, `trial ${d.ids[i]} · hypervolume ${fmt(d.values[i], 6)}`);
+  }
+  const ref = d.objectives.map((o, k) => `${o.name} ${fmt(d.reference_point[k], 4)} (${d.reference_sources[k]})`).join(", ");
+  const how = d.method === "exact" ? "exact" : `estimated from ${d.samples.toLocaleString()} samples`;
+  note(container, `reference point: ${ref}; ${how}; ${d.entries.toLocaleString()} of ${d.feasible.toLocaleString()} feasible trials raised it` +
+    (d.ids.length < d.entries ? ` (${d.ids.length.toLocaleString()} shown)` : ""));
+}
+
 /** Learning curves: intermediate values per step, coloured by how each trial ended. */
 export function curves(container, d, { log = false, height = 300 } = {}) {
   const cs = d.curves.filter((c) => c.steps.length);

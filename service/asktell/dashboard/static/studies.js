@@ -3,6 +3,7 @@
 import { api, onAuth, query } from "./api.js";
 import { STATE_COLORS, fmt, fmtAgo, fmtCount, html } from "./plot.js";
 import { Poller } from "./live.js";
+import { mountCreate } from "./manage.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { sort: "id", order: "asc", selected: new Set(), items: [] };
@@ -27,11 +28,13 @@ export function mount() {
   select.addEventListener("change", onState);
   $("#compare-selected").addEventListener("click", onCompare);
   const off = onAuth(() => poller.now());
+  const unbindCreate = mountCreate();
   poller.start();
   return {
     unmount() {
       poller.stop();
       off();
+      unbindCreate();
       heads.forEach((h) => h.removeEventListener("click", onHead));
       search.removeEventListener("input", onSearch);
       select.removeEventListener("change", onState);
@@ -64,7 +67,7 @@ function render(page) {
   }
   const body = $("#studies tbody");
   if (!page.items.length) {
-    body.replaceChildren(html("tr", {}, html("td", { colspan: 9, class: "empty" }, "No studies yet. Create one with the client or POST /v1/studies.")));
+    body.replaceChildren(html("tr", {}, html("td", { colspan: 9, class: "empty" }, "No studies yet. Create one with New study, the client or POST /v1/studies.")));
   } else {
     body.replaceChildren(...page.items.map(row));
   }

@@ -1,9 +1,10 @@
 // One study: live summary, tabs of plots, the server-paged trials table and the write actions.
 
-import { api, auth, onAuth, query } from "./api.js";
+import { api, auth, download, onAuth, query } from "./api.js";
 import * as charts from "./charts.js";
 import { fileList } from "./files.js";
 import { EventFeed, Poller } from "./live.js";
+import { openDelete } from "./manage.js";
 import { noteEditor } from "./notes.js";
 import { PALETTE, STATE_COLORS, empty, fmt, fmtAgo, fmtCount, fmtDuration, html, responsive } from "./plot.js";
 import * as rankplot from "./rankplot.js";
@@ -15,7 +16,7 @@ const $$ = (sel) => [...document.querySelectorAll(sel)];
 const TAB_PANELS = {
   overview: ["history", "edf", "strategies", "trials"],
   params: ["importance", "contour", "rank", "sample"],
-  objectives: ["pareto", "intermediates"],
+  objectives: ["pareto", "hypervolume", "intermediates"],
   evaluators: ["timeline", "queue"],
 };
 const MAX_PARAM_COLUMNS = 8;
@@ -59,7 +60,7 @@ function resetView() {
   $("#study-name").textContent = "…";
   $("#study-state").textContent = "";
   $("#study-facts").replaceChildren();
-  for (const id of ["history", "edf", "strategies", "importance", "contour", "rank", "parallel", "slices", "pareto", "intermediates", "timeline", "queue", "workers", "study-note", "study-files"]) {
+  for (const id of ["history", "edf", "strategies", "importance", "contour", "rank", "parallel", "slices", "pareto", "hypervolume", "intermediates", "timeline", "queue", "workers", "study-note", "study-files"]) {
     empty($(`#${id}`), "loading…");
   }
   surrogate.message($("#surrogate"), "The model's mean and uncertainty along one parameter through the best trial, and the acquisition values: pick a parameter and press Compute.");
@@ -113,6 +114,7 @@ function bindControls() {
   });
   listen($("#study-actions"), "click", onAction);
   listen($("#surrogate-compute"), "click", computeSurrogate);
+  listen($("#trials-csv"), "click", downloadCsv);
   listen($("#add-dialog"), "close", onAddClose);
 }
 
@@ -191,7 +193,7 @@ function setupFromSummary() {
   fillSelect($("#pareto-y"), objs, objs[1] ?? objs[0]);
   for (const id of ["pareto-x", "pareto-y"]) $(`#${id}`).hidden = objs.length < 2;
   $("#pareto-card").hidden = objs.length < 2;
-  $("#intermediates-card").classList.toggle("wide", objs.length < 2);
+  $("#hypervolume-card").hidden = objs.length < 2;
   $("#study-tabs a[data-tab=objectives]").textContent = objs.length < 2 ? "Learning curves" : "Pareto & curves";
   fillSelect($("#rank-x"), params, params[0]);
   fillSelect($("#rank-y"), params, params[1] ?? params[0]);
@@ -301,6 +303,14 @@ const PANELS = {
       const names = d.objectives.map((o) => o.name);
       const xi = Math.max(0, names.indexOf($("#pareto-x").value)), yi = Math.max(0, names.indexOf($("#pareto-y").value));
       responsive($("#pareto"), () => charts.pareto($("#pareto"), d, { xi, yi }));
+    },
+  },
+  hypervolume: {
+    needs: true,
+    load: () => (S.summary.objectives.length < 2 ? Promise.resolve(null) : api(`${S.base}/hypervolume`)),
+    draw: (d) => {
+      if (!d) return empty($("#hypervolume"), "Single-objective study: no hypervolume.");
+      responsive($("#hypervolume"), () => charts.hypervolume($("#hypervolume"), d));
     },
   },
   intermediates: {
@@ -462,6 +472,22 @@ function drawTrials(d) {
   pager.querySelector("[data-page=next]").disabled = to >= d.total;
 }
 
+/** The trials that match the table's filters, as a CSV file. */
+async function downloadCsv() {
+  const t = S.table, button = $("#trials-csv");
+  button.disabled = true;
+  button.textContent = "Downloading…";
+  try {
+    const got = await download(`${S.base}/trials.csv${query({ state: t.state, strategy: t.strategy, evaluator: t.evaluator })}`, `study-${S.id}-trials.csv`);
+    toast(`${got.name} (${fmtCount(Math.round(got.bytes / 1024))} KiB)`);
+  } catch (e) {
+    toast(`CSV download failed: ${e.message}`, true);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Download CSV";
+  }
+}
+
 // --------------------------------------------------------------------------- queue and workers
 
 function drawQueue(d) {
@@ -520,7 +546,7 @@ function showActions() {
   if (!S || !S.summary) return;
   const st = S.summary.state;
   const box = $("#study-actions");
-  const visible = { pause: st === "running", resume: st !== "running", done: st !== "done", strategy: true, add: true };
+  const visible = { pause: st === "running", resume: st !== "running", done: st !== "done", strategy: true, add: true, delete: true };
   for (const b of box.querySelectorAll("button[data-action]")) {
     b.hidden = !visible[b.dataset.action];
     b.disabled = !auth.canWrite;
@@ -538,6 +564,7 @@ async function onAction(e) {
   if (!b || b.disabled) return;
   const act = b.dataset.action;
   if (act === "add") return openAddDialog();
+  if (act === "delete") return openDelete(S.summary, { onDeleted: () => { toast(`study ${S.summary.name} deleted`); location.hash = "#/"; } });
   const body = act === "pause" ? { state: "paused" } : act === "resume" ? { state: "running" } : act === "done" ? { state: "done" } : { strategy: { name: $("#strategy-select").value } };
   await write(() => api(S.base.replace("/v1/dashboard", "/v1"), { method: "PATCH", body }), `study ${act === "strategy" ? "strategy changed" : "updated"}`);
 }
