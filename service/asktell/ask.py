@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from asktell import metrics
-from asktell.core.errors import Conflict, NotFound
+from asktell.core.errors import Conflict, NotFound, Unavailable
 from asktell.core.states import OperationState, StudyState, TrialState
 from asktell.db import repository as repo
 from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
@@ -92,6 +92,10 @@ def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) 
                 return _ask_once(session, project_id=project_id, study_id=study_id, req=req)
         except (IntegrityError, StateConflict) as exc:
             last = exc
+    if isinstance(last, StateConflict):
+        raise Unavailable(
+            "concurrent asks kept changing the strategy state; retry", code="busy"
+        ) from last
     raise Conflict(
         "could not find new distinct points (the space may be exhausted by open trials)",
         code="space_exhausted",
@@ -103,8 +107,11 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     if study.state != StudyState.running.value:
         raise Conflict(f"study is {study.state}", field="state", code=f"study_{study.state}")
     definition = repo.definition_of(study)
-    if definition.settings.budget is not None:
-        # Budgeted asks take turns, so two of them never promise the same last trials.
+    cls = get_strategy(definition.strategy.name)
+    if definition.settings.budget is not None or (cls.inline and cls.stateful):
+        # Budgeted asks take turns, so two of them never promise the same last trials;
+        # so do asks of an inline strategy with state (sobol, zo-model), which would
+        # otherwise mostly lose the race to write it and retry.
         # NO KEY UPDATE: compatible with the KEY SHARE locks that inserts referencing the
         # study take, which plain FOR UPDATE would turn into deadlocks.
         session.execute(
@@ -145,7 +152,6 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
     if remaining == 0:
         return AskOutcome(handed, op_id, refill=refill)
 
-    cls = get_strategy(definition.strategy.name)
     if cls.inline:
         new = _suggest_inline(
             session,

@@ -219,3 +219,24 @@ def test_changing_strategy_empties_the_buffer(http, make_study):
     assert _buffer(http, sid) == set()
     (trial,) = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}).json()["trials"]
     assert trial["strategy"] == "random"
+
+
+def test_concurrent_asks_of_an_inline_strategy_with_state_all_succeed(http, make_study):
+    """Sobol keeps its place in the sequence as state: parallel asks take turns writing it
+    instead of losing the race and failing."""
+    sid = make_study(strategy={"name": "sobol"})["id"]
+    results: list = []
+
+    def evaluator():
+        for _ in range(6):
+            results.append(http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}))
+
+    threads = [threading.Thread(target=evaluator) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in results] == [200] * 72, [r.text for r in results]
+    trials = [r.json()["trials"][0] for r in results]
+    assert len({t["id"] for t in trials}) == 72
+    assert len({repr(sorted(t["params"].items())) for t in trials}) == 72
