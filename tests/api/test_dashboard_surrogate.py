@@ -69,7 +69,7 @@ def test_slice_of_a_gp_study(http, make_study):
     at_best = np.interp(best["x"], out["x"], out["mean"])
     assert abs(at_best - best["value"]) < 0.1 * (max(values) - min(values))
     assert len(out["observed"]["x"]) == len(XS) and out["observed"]["distance"][0] == 0.0
-    assert out["acquisition_name"] == "qLogNoisyExpectedImprovement"
+    assert out["acquisition_name"] == "LogExpectedImprovement"
     again = http.get(f"{D}/studies/{sid}/surrogate/{body['job_id']}").json()
     assert again == body
     queue = http.get(f"{D}/studies/{sid}/queue").json()

@@ -15,6 +15,7 @@ from asktell.strategies._model_based import (
     TrainingData,
 )
 from asktell.strategies.registry import register_strategy
+from asktell.surrogates.cached_gp import CachedExactGP, can_cache
 from asktell.surrogates.gp import export_hyperparameters, fit_gp
 
 __all__ = ["GP", "GPConfig"]
@@ -47,6 +48,18 @@ class GPConfig(ModelBasedConfig):
         description="Fit hyperparameters on at most this many points (a random subset); "
         "the model still conditions on up to `max_history` points.",
     )
+    analytic_ei: bool = Field(
+        default=True,
+        description="For one objective without constraints, pending points or noise, "
+        "maximize analytic log expected improvement over the best observed value instead "
+        "of the MC noisy version (see the `_model_based` module docstring).",
+    )
+    cached_posterior: bool = Field(
+        default=True,
+        description="Optimize the acquisition function on a copy of the fitted GP that "
+        "factors its training covariance once (same predictions, much less overhead per "
+        "posterior); off, BoTorch's model is used throughout.",
+    )
     max_cholesky_size: int = Field(
         default=4096, ge=0, description="Use exact Cholesky solves up to this many points."
     )
@@ -62,8 +75,9 @@ class GP(ModelBasedStrategy):
     """
 
     description = (
-        "Gaussian-process Bayesian optimization: log noisy expected improvement "
-        "(hypervolume for several objectives), pending-aware, mixed spaces."
+        "Gaussian-process Bayesian optimization: log expected improvement (noisy MC "
+        "version with pending points, constraints or noise; hypervolume for several "
+        "objectives), pending-aware, mixed spaces."
     )
     Config = GPConfig
     config: GPConfig
@@ -106,4 +120,7 @@ class GP(ModelBasedStrategy):
             "hyperparameters": export_hyperparameters(model),
         }
         info["model"] = type(model).__name__
-        return FitResult(model=model, state=new_state, info=info)
+        acq_model = None
+        if self.config.cached_posterior and can_cache(model):
+            acq_model = CachedExactGP(model)
+        return FitResult(model=model, state=new_state, info=info, acquisition_model=acq_model)

@@ -49,7 +49,7 @@ def test_beats_random_points_on_a_quadratic():
     snapshot = make_snapshot(BOX_2D, 15, bowl)
     proposal = GP().suggest(snapshot, 1, None)
     assert proposal.strategies == ["gp"]
-    assert proposal.info["acquisition"] == "qLogNoisyExpectedImprovement"
+    assert proposal.info["acquisition"] == "LogExpectedImprovement"
     distance = np.linalg.norm(cube(snapshot, proposal.points)[0] - OPTIMUM)
     random = np.random.default_rng(0).random((1000, 2))
     assert distance < np.median(np.linalg.norm(random - OPTIMUM, axis=-1))
