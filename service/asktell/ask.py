@@ -128,7 +128,6 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
             )
 
     count = _within_budget(session, study=study, budget=definition.settings.budget, n=req.count)
-    now = utcnow()
     timeout = definition.settings.heartbeat_timeout
     handed: list[Row] = []
     waiting = waiting_kinds(timeout)
@@ -161,7 +160,6 @@ def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskReque
             n=remaining,
             evaluator=req.evaluator,
             op_id=op_id,
-            now=now,
         )
         return AskOutcome(handed + new, op_id)
 
@@ -187,7 +185,6 @@ def _suggest_inline(
     n: int,
     evaluator: str,
     op_id: int | None,
-    now=None,
 ) -> list[Row]:
     """Run a cheap strategy in this transaction, skipping points that open trials hold."""
     definition = repo.definition_of(study)
@@ -247,7 +244,6 @@ def _suggest_inline(
         strategy=cls.name,
         evaluators=[evaluator] * len(points[:n]),
         op_id=op_id,
-        now=now,
     )
 
 
@@ -321,16 +317,16 @@ def insert_suggested_trials(
     strategy: str,
     evaluators: list[str | None],
     op_id: int | list[int] | None,
-    now=None,
     buffered: bool = False,
 ) -> list[Row]:
     """Insert running trials for a proposal's points (one statement).
 
     `buffered=True` inserts them as pending prefetched trials instead, which
-    the next asks hand out.
+    the next asks hand out. The time is taken just before the insert, as close as
+    the process can get to the moment the trials become visible.
     """
     definition = repo.definition_of(study)
-    now = now or utcnow()
+    now = utcnow()
     allow_repeats = definition.settings.allow_repeats
     op_ids = op_id if isinstance(op_id, list) else [op_id] * len(proposal.points)
     rows = [
