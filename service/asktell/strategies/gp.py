@@ -30,6 +30,14 @@ class GPConfig(ModelBasedConfig):
         default=True,
         description="Start each fit from the hyperparameters of the previous ask.",
     )
+    refit_growth: float = Field(
+        default=0.1,
+        ge=0,
+        le=10,
+        description="Refit the hyperparameters once the history has grown by this fraction "
+        "(at least one point) since the last fit; in between, warm asks condition on the new "
+        "points with the cached hyperparameters. 0 refits on every ask.",
+    )
     fit_timeout_sec: float = Field(
         default=5.0, gt=0, description="Time budget of the hyperparameter fit per ask."
     )
@@ -70,8 +78,10 @@ class GP(ModelBasedStrategy):
     """Exact GP on the encoded space: `SingleTaskGP` (`MixedSingleTaskGP` with
     categorical parameters), refit every ask, warm-started from the last fit.
 
-    The state, `{"version", "signature", "hyperparameters"}`, only caches the
-    fitted hyperparameters; without it the fit starts from the priors.
+    The state, `{"version", "signature", "hyperparameters", "fit_n",
+    "asks_since_fit"}`, caches the fitted hyperparameters and when they were fit;
+    without it the fit starts from the priors. Between refits (see `refit_growth`)
+    an ask reuses the cached hyperparameters without fitting.
     """
 
     description = (
@@ -103,6 +113,11 @@ class GP(ModelBasedStrategy):
             and state.get("signature") == signature
         ):
             warm = state.get("hyperparameters")
+        n = data.X.shape[0]
+        fit_n = int(state.get("fit_n", 0)) if warm else 0
+        since = int(state.get("asks_since_fit", 0)) + 1 if warm else 0
+        step = max(1, int(self.config.refit_growth * fit_n))
+        refit = not warm or n < fit_n or n - fit_n >= step or since >= step
         model, info = fit_gp(
             data.X,
             Y,
@@ -113,12 +128,17 @@ class GP(ModelBasedStrategy):
             ftol=self.config.fit_ftol,
             timeout_sec=self.config.fit_timeout_sec,
             max_fit_points=self.config.max_fit_points,
+            optimize=refit,
         )
         new_state = {
             "version": STATE_VERSION,
             "signature": signature,
             "hyperparameters": export_hyperparameters(model),
         }
+        refitted = refit or not info["warm_started"]
+        new_state["fit_n"] = n if refitted else fit_n
+        new_state["asks_since_fit"] = 0 if refitted else since
+        info["refit"] = refitted
         info["model"] = type(model).__name__
         acq_model = None
         if self.config.cached_posterior and can_cache(model):

@@ -135,6 +135,7 @@ def fit_gp(
     ftol: float | None = None,
     timeout_sec: float | None = None,
     max_fit_points: int | None = None,
+    optimize: bool = True,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """Build a GP and fit its hyperparameters by maximum marginal likelihood.
 
@@ -155,6 +156,8 @@ def fit_gp(
         timeout_sec: Cap on the time of the fit (single-output models only; BoTorch
             fits the outputs of a batched model independently and without a timeout).
         max_fit_points: Cap on the points the hyperparameters are fit on.
+        optimize: False keeps the `warm_start` hyperparameters as they are (no fit) when
+            they match the model; a model they do not match is fit anyway.
 
     Returns:
         The fitted model in eval mode and info: `warm_started` (bool) and
@@ -172,12 +175,15 @@ def fit_gp(
             maxiter=maxiter,
             ftol=ftol,
             timeout_sec=timeout_sec,
+            optimize=optimize,
         )
         model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
         load_hyperparameters(model, export_hyperparameters(fitted))
         return model.eval(), info
     model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
     warm = bool(warm_start) and load_hyperparameters(model, warm_start)
+    if warm and not optimize:
+        return model.eval(), {"warm_started": True, "fit_points": 0}
     options: dict[str, Any] = {}
     if maxiter is not None:
         options["maxiter"] = maxiter

@@ -207,3 +207,19 @@ def test_hyperparameters_load_only_into_a_matching_model():
     wider, info = fit_gp(torch.rand(8, 3, dtype=torch.double), Y, warm_start=saved)
     assert info["warm_started"] is False
     assert not load_hyperparameters(wider, saved)
+
+
+@pytest.mark.parametrize(("growth", "expected"), [(0.1, [1, 0, 0, 0, 0, 1, 0]), (0.0, [1] * 7)])
+def test_hyperparameters_are_refit_as_the_history_grows(growth, expected):
+    """At 50 points and `refit_growth=0.1` the fit is redone every 5 new points; in between
+    an ask conditions on the new points with the cached hyperparameters."""
+    gp = GP({"refit_growth": growth, "num_restarts": 1, "raw_samples": 16})
+    state, refits = None, []
+    for k in range(7):
+        proposal = gp.suggest(make_snapshot(BOX_2D, n_completed=50 + k, fn=bowl), 1, state)
+        state = proposal.state
+        refits.append(int(proposal.info["refit"]))
+        if not proposal.info["refit"]:
+            assert proposal.info["fit_points"] == 0
+    assert refits == expected
+    assert state["fit_n"] == 55 if growth else state["fit_n"] == 56
