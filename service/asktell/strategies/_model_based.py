@@ -81,6 +81,8 @@ __all__ = [
     "baseline",
     "build_acquisition",
     "select_history",
+    "sobol_fallback",
+    "too_little_data",
     "training_data",
 ]
 
@@ -524,14 +526,14 @@ class ModelBasedStrategy(Strategy):
         encoder, info = prep.encoder, prep.info
         if prep.reason:
             info["fallback"] = prep.reason
-            return self._sobol(snapshot, encoder, n, state, info)
+            return sobol_fallback(snapshot, encoder, n, info, state)
         with manual_seed(prep.seed), self.context():
             try:
                 return self._suggest(snapshot, encoder, prep.fit_data, n, state, prep.seed, info)
             except Exception as exc:  # a failing model never fails the ask
                 logger.warning("%s: falling back to Sobol points", self.name, exc_info=True)
                 info["fallback"] = f"{type(exc).__name__}: {exc}"
-                return self._sobol(snapshot, encoder, n, state, info)
+                return sobol_fallback(snapshot, encoder, n, info, state)
 
     def explain(
         self, snapshot: StudySnapshot, param: str, state: dict[str, Any] | None, points: int = 64
@@ -610,7 +612,7 @@ class ModelBasedStrategy(Strategy):
         seed = ask_seed(snapshot)
         data = training_data(snapshot, encoder, self.device)
         info: dict[str, Any] = {"n_completed": int(data.X.shape[0])}
-        reason = self._too_little_data(data, encoder)
+        reason = too_little_data(data, encoder, self.config.min_completed)
         if reason:
             return _Prepared(encoder, seed, data, data, info, reason)
         keep = select_history(data, self.config.max_history, seed)
@@ -634,15 +636,6 @@ class ModelBasedStrategy(Strategy):
             noisy=snapshot.settings.noisy,
             state=state,
         )
-
-    def _too_little_data(self, data: TrainingData, encoder: SpaceEncoder) -> str | None:
-        if encoder.d == 0:
-            return "no free parameters"
-        if data.X.shape[0] < max(2, self.config.min_completed):
-            return f"{data.X.shape[0]} completed trials, need {max(2, self.config.min_completed)}"
-        if bool((data.Y.amax(dim=0) == data.Y.amin(dim=0)).all()):
-            return "all completed trials have the same objective values"
-        return None
 
     def _suggest(
         self,
@@ -711,14 +704,26 @@ class ModelBasedStrategy(Strategy):
             info=info,
         )
 
-    def _sobol(
-        self,
-        snapshot: StudySnapshot,
-        encoder: SpaceEncoder,
-        n: int,
-        state: dict[str, Any] | None,
-        info: dict[str, Any],
-    ) -> Proposal:
-        """Sobol points indexed by the trial count, so no state is needed."""
-        X = sobol_points(encoder.d, snapshot.seed, snapshot.n_trials, n)
-        return Proposal(encoder.decode(X), state=state, strategies=[FALLBACK] * n, info=info)
+
+def too_little_data(data: TrainingData, encoder: SpaceEncoder, min_completed: int) -> str | None:
+    """Why no model can be fit yet (no free dimension, too few or constant values), or None."""
+    need = max(2, min_completed)
+    if encoder.d == 0:
+        return "no free parameters"
+    if data.X.shape[0] < need:
+        return f"{data.X.shape[0]} completed trials, need {need}"
+    if bool((data.Y.amax(dim=0) == data.Y.amin(dim=0)).all()):
+        return "all completed trials have the same objective values"
+    return None
+
+
+def sobol_fallback(
+    snapshot: StudySnapshot,
+    encoder: SpaceEncoder,
+    n: int,
+    info: dict[str, Any],
+    state: dict[str, Any] | None = None,
+) -> Proposal:
+    """Sobol points indexed by the trial count (so no state is needed), marked as such."""
+    X = sobol_points(encoder.d, snapshot.seed, snapshot.n_trials, n)
+    return Proposal(encoder.decode(X), state=state, strategies=[FALLBACK] * n, info=info)

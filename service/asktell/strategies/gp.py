@@ -130,14 +130,14 @@ class GP(ModelBasedStrategy):
             max_fit_points=self.config.max_fit_points,
             optimize=refit,
         )
+        refitted = refit or not info["warm_started"]
         new_state = {
             "version": STATE_VERSION,
             "signature": signature,
             "hyperparameters": export_hyperparameters(model),
+            "fit_n": n if refitted else fit_n,
+            "asks_since_fit": 0 if refitted else since,
         }
-        refitted = refit or not info["warm_started"]
-        new_state["fit_n"] = n if refitted else fit_n
-        new_state["asks_since_fit"] = 0 if refitted else since
         info["refit"] = refitted
         info["model"] = type(model).__name__
         acq_model = None

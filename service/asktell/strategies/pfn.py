@@ -40,6 +40,8 @@ from asktell.strategies._model_based import (
     ask_seed,
     canonical,
     select_history,
+    sobol_fallback,
+    too_little_data,
     training_data,
 )
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
@@ -159,7 +161,7 @@ class PFNStrategy(Strategy):
         seed = ask_seed(snapshot)
         data = training_data(snapshot, encoder, "cpu")
         info: dict[str, Any] = {"n_completed": int(data.X.shape[0]), "experimental": True}
-        reason = self._too_little_data(data, encoder)
+        reason = too_little_data(data, encoder, self.config.min_completed)
         if reason is None:
             try:
                 pfn = cached_pfn(str(self.config.checkpoint or DEFAULT_CHECKPOINT), self.device)
@@ -171,24 +173,14 @@ class PFNStrategy(Strategy):
                     reason = f"{encoder.d} dimensions, the PFN takes at most {pfn.config.max_dim}"
         if reason:
             info["fallback"] = reason
-            return self._sobol(snapshot, encoder, n, info)
+            return sobol_fallback(snapshot, encoder, n, info)
         try:
             with torch.no_grad():
                 return self._suggest(snapshot, encoder, data, pfn, n, seed, info)
         except Exception as exc:  # a failing model never fails the ask
             logger.warning("pfn: falling back to Sobol points", exc_info=True)
             info["fallback"] = f"{type(exc).__name__}: {exc}"
-            return self._sobol(snapshot, encoder, n, info)
-
-    def _too_little_data(self, data: TrainingData, encoder: SpaceEncoder) -> str | None:
-        need = max(2, self.config.min_completed)
-        if encoder.d == 0:
-            return "no free parameters"
-        if data.X.shape[0] < need:
-            return f"{data.X.shape[0]} completed trials, need {need}"
-        if bool((data.Y.amax(dim=0) == data.Y.amin(dim=0)).all()):
-            return "all completed trials have the same objective values"
-        return None
+            return sobol_fallback(snapshot, encoder, n, info)
 
     def _suggest(
         self,
@@ -326,10 +318,3 @@ class PFNStrategy(Strategy):
             return value.double().cpu()
 
         return score, name
-
-    def _sobol(
-        self, snapshot: StudySnapshot, encoder: SpaceEncoder, n: int, info: dict[str, Any]
-    ) -> Proposal:
-        """Sobol points indexed by the trial count, so no state is needed."""
-        X = sobol_points(encoder.d, snapshot.seed, snapshot.n_trials, n)
-        return Proposal(encoder.decode(X), state=None, strategies=[FALLBACK] * n, info=info)

@@ -164,6 +164,10 @@ def fit_gp(
         `fit_points` (how many points the hyperparameters were fit on).
     """
     n = X.shape[0]
+    if warm_start and not optimize:
+        model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
+        if load_hyperparameters(model, warm_start):
+            return model.eval(), {"warm_started": True, "fit_points": 0}
     if max_fit_points is not None and n > max_fit_points:
         subset = torch.randperm(n, device=X.device)[:max_fit_points]
         fitted, info = fit_gp(
@@ -175,15 +179,12 @@ def fit_gp(
             maxiter=maxiter,
             ftol=ftol,
             timeout_sec=timeout_sec,
-            optimize=optimize,
         )
         model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
         load_hyperparameters(model, export_hyperparameters(fitted))
         return model.eval(), info
     model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
     warm = bool(warm_start) and load_hyperparameters(model, warm_start)
-    if warm and not optimize:
-        return model.eval(), {"warm_started": True, "fit_points": 0}
     options: dict[str, Any] = {}
     if maxiter is not None:
         options["maxiter"] = maxiter
