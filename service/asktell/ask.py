@@ -58,8 +58,10 @@ def _study_probe():
         .where(t.c.study_id == _STUDIES.c.id, t.c.state == "running")
         .scalar_subquery()
     )
+    s = _STUDIES.c
     return select(
-        *_STUDIES.c,
+        # What the ask reads of a study: its state and what `repo.definition_of` needs.
+        *(s.id, s.state, s.spec, s.strategy, s.settings, s.updated_at),
         pending.label("has_pending"),
         stale.label("has_stale"),
         oldest_beat.label("oldest_beat"),
@@ -67,7 +69,7 @@ def _study_probe():
 
 
 _STUDY_PROBE = _study_probe()
-StudyRecord = StudyRow | Row  # an ORM study, or a Core row with the same columns
+StudyRecord = StudyRow | Row  # an ORM study, or a Core row with the columns the ask reads
 
 
 class StateConflict(Exception):
