@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,9 +45,7 @@ _SET_OPERATION = (
 def _study_probe():
     """The study, and whether pending, stale or silent trials wait: one statement."""
     t = _TRIALS
-    pending = (
-        select(t.c.id).where(t.c.study_id == _STUDIES.c.id, t.c.state == "pending").exists()
-    )
+    pending = select(t.c.id).where(t.c.study_id == _STUDIES.c.id, t.c.state == "pending").exists()
     stale = (
         select(t.c.id)
         .where(t.c.study_id == _STUDIES.c.id, t.c.state == "stale", t.c.reoffered.is_(False))
@@ -87,6 +85,11 @@ class AskOutcome:
 
 def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:
     """Run the ask transaction, retrying on a concurrent conflict."""
+    if not db.is_sqlite and req.request_id is None:
+        with db.statements() as conn:
+            outcome = _ask_inline_plain(conn, project_id=project_id, study_id=study_id, req=req)
+        if outcome is not None:
+            return outcome
     last: Exception | None = None
     for _ in range(MAX_ATTEMPTS):
         try:
@@ -102,6 +105,43 @@ def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) 
         "could not find new distinct points (the space may be exhausted by open trials)",
         code="space_exhausted",
     ) from last
+
+
+def _ask_inline_plain(
+    conn: Connection, *, project_id: int, study_id: int, req: AskRequest
+) -> AskOutcome | None:
+    """The common ask in two single statements: read the study, insert new trials.
+
+    It serves an inline strategy without state or budget when no pending or stale
+    trials wait; a transaction would add only its BEGIN and COMMIT round trips, as
+    the ask takes no lock then. None (nothing written) where `_ask_once` must decide.
+    """
+    study, waiting_kinds = _study_and_waiting(conn, project_id=project_id, study_id=study_id)
+    if study.state != StudyState.running.value:
+        return None
+    definition = repo.definition_of(study)
+    cls = get_strategy(definition.strategy.name)
+    settings = definition.settings
+    if (
+        not cls.inline
+        or cls.stateful
+        or settings.budget is not None
+        or waiting_kinds(settings.heartbeat_timeout)
+    ):
+        return None
+    try:
+        new = _suggest_inline(
+            conn,
+            study=study,
+            cls=cls,
+            options=definition.strategy.options,
+            n=req.count,
+            evaluator=req.evaluator,
+            op_id=None,
+        )
+    except (IntegrityError, Conflict):  # a point taken meanwhile, or none left
+        return None
+    return AskOutcome(new)
 
 
 def _ask_once(session: Session, *, project_id: int, study_id: int, req: AskRequest) -> AskOutcome:

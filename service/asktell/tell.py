@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from asktell import metrics
@@ -19,14 +19,14 @@ from asktell.core.study import StudyDefinition, definition_from_json
 from asktell.db import repository as repo
 from asktell.db.models import IntermediateRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
-from asktell.db.session import upsert
+from asktell.db.session import Database, upsert
 from asktell_client.types import ReportRequest, TellRequest
 
-__all__ = ["heartbeat_trial", "report_trial", "tell_trial"]
+__all__ = ["finish_trial", "heartbeat_trial", "report_trial", "tell_trial"]
 
 # Built once: statement construction per request cost more CPU than the round trips.
 _TRIALS, _STUDIES = TrialRow.__table__, StudyRow.__table__
-_TELL_PROBE = (
+_TELL_READ = (
     select(
         _TRIALS.c.state,
         _TRIALS.c["values"],
@@ -39,8 +39,8 @@ _TELL_PROBE = (
     )
     .join(_STUDIES, _STUDIES.c.id == _TRIALS.c.study_id)
     .where(_TRIALS.c.id == bindparam("trial_id"), _STUDIES.c.project_id == bindparam("project"))
-    .with_for_update(of=_TRIALS)
 )
+_TELL_PROBE = _TELL_READ.with_for_update(of=_TRIALS)
 _TRIAL_BY_ID = select(_TRIALS).where(_TRIALS.c.id == bindparam("trial_id"))
 _FINISH = (
     update(_TRIALS)
@@ -53,6 +53,21 @@ _FINISH = (
     )
     .returning(*_TRIALS.c)
 )
+# Plain comparisons, not IN: an IN list is re-rendered for every execution.
+_FINISH_OPEN = _FINISH.where(or_(*(_TRIALS.c.state == s.value for s in sorted(TELLABLE))))
+
+
+def finish_trial(
+    db: Database, *, project_id: int, trial_id: int, req: TellRequest
+) -> tuple[Row, bool]:
+    """`tell_trial`, on PostgreSQL first without a transaction where that is enough."""
+    if not db.is_sqlite:
+        with db.statements() as conn:
+            told = _tell_open_trial(conn, project_id=project_id, trial_id=trial_id, req=req)
+        if told is not None:
+            return told, False
+    with db.write() as session:
+        return tell_trial(session, project_id=project_id, trial_id=trial_id, req=req)
 
 
 def tell_trial(
@@ -66,16 +81,7 @@ def tell_trial(
     found = session.execute(_TELL_PROBE, {"trial_id": trial_id, "project": project_id}).first()
     if found is None:
         raise NotFound(f"trial {trial_id} not found", field="trial_id", code="trial_not_found")
-    definition = definition_from_json(
-        found.spec, found.strategy, found.settings, key=(found.id, found.updated_at.isoformat())
-    )
-    values = None
-    if req.state == "completed":
-        values = definition.validate_values(req.values or {})
-    elif req.values:
-        values = definition.validate_partial_values(req.values)
-    state = TrialState(req.state)
-
+    definition, state, values = _told(found, req)
     if TrialState(found.state) not in TELLABLE:
         if (
             found.state == state.value
@@ -88,21 +94,55 @@ def tell_trial(
             field="values" if state == TrialState.completed else "state",
             code="trial_already_finished",
         )
-    row = session.execute(
-        _FINISH,
-        {
-            "trial_id": trial_id,
-            "state": state.value,
-            "values": values,
-            "finished_at": utcnow(),
-            "failure_reason": req.reason if state != TrialState.completed else None,
-        },
-    ).one()
+    row = session.execute(_FINISH, _finish_params(trial_id, state, values, req)).one()
     metrics.TELLS.labels(state.value).inc()
     prefetch = definition.settings.prefetch > 0
     if prefetch:
         enqueue_job(session, study_id=found.id)
     return row, prefetch
+
+
+def _tell_open_trial(
+    conn: Connection, *, project_id: int, trial_id: int, req: TellRequest
+) -> Row | None:
+    """The common tell in two single statements: read, then update while still open.
+
+    None where `tell_trial` must decide (unknown or finished trial, a study that
+    prefetches, an update that lost a race); nothing has been written then.
+    """
+    found = conn.execute(_TELL_READ, {"trial_id": trial_id, "project": project_id}).first()
+    if found is None or TrialState(found.state) not in TELLABLE:
+        return None
+    definition, state, values = _told(found, req)
+    if definition.settings.prefetch > 0:
+        return None
+    row = conn.execute(_FINISH_OPEN, _finish_params(trial_id, state, values, req)).first()
+    if row is not None:
+        metrics.TELLS.labels(state.value).inc()
+    return row
+
+
+def _told(found: Row, req: TellRequest) -> tuple[StudyDefinition, TrialState, dict | None]:
+    """The study's definition, and the tell's state and validated values."""
+    definition = definition_from_json(
+        found.spec, found.strategy, found.settings, key=(found.id, found.updated_at.isoformat())
+    )
+    values = None
+    if req.state == "completed":
+        values = definition.validate_values(req.values or {})
+    elif req.values:
+        values = definition.validate_partial_values(req.values)
+    return definition, TrialState(req.state), values
+
+
+def _finish_params(trial_id: int, state: TrialState, values: dict | None, req: TellRequest):
+    return {
+        "trial_id": trial_id,
+        "state": state.value,
+        "values": values,
+        "finished_at": utcnow(),
+        "failure_reason": req.reason if state != TrialState.completed else None,
+    }
 
 
 def report_trial(session: Session, *, project_id: int, trial_id: int, req: ReportRequest) -> bool:

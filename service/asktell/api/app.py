@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from asktell import metrics
 from asktell.api.context import AppContext
 from asktell.api.errors import error_response, install_error_handlers
+from asktell.api.fast_lane import FastLane
 from asktell.api.routes import artifacts, health, notes, studies, trials, zo
 from asktell.config import Settings, get_settings
 from asktell.db import repository as repo
@@ -85,7 +87,8 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
             hub.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = AsktellAPI(
+        max_body_bytes=settings.max_body_bytes,
         title="asktell",
         version="0.1.0",
         summary="Black-box and Bayesian optimization as a service",
@@ -103,7 +106,6 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
     from asktell.dashboard.routes import router as dashboard_router
 
     app.include_router(dashboard_router)
-    _install_middleware(app, settings)
     return app
 
 
@@ -112,8 +114,17 @@ def app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
-def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+class AsktellAPI(FastAPI):
+    """FastAPI with two layers outside its own middleware: the request guard (body limit,
+    metrics), then the ask/tell fast lane, which thus skips FastAPI's layers too."""
+
+    def __init__(self, *, max_body_bytes: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_body_bytes = max_body_bytes
+
+    def build_middleware_stack(self) -> ASGIApp:
+        lane = FastLane(super().build_middleware_stack())
+        return RequestGuard(lane, max_body_bytes=self.max_body_bytes)
 
 
 class RequestGuard:

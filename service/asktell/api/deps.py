@@ -33,11 +33,14 @@ async def get_caller(request: Request) -> Caller:
     """The project a request acts for: from its bearer token, or the default one when open.
 
     Dependencies are async so they cost no thread hop, and flat (no sub-dependencies)
-    because each level costs FastAPI's resolver time on every request; a token is
-    looked up in the database (in the thread pool) at most every `token_cache_seconds`.
+    because each level costs FastAPI's resolver time on every request.
     """
-    ctx: AppContext = request.app.state.ctx
-    header = request.headers.get("authorization")
+    return await resolve_caller(request.app.state.ctx, request.headers.get("authorization"))
+
+
+async def resolve_caller(ctx: AppContext, header: str | None) -> Caller:
+    """The caller of an `Authorization` header; a token is looked up in the database (in
+    the thread pool) at most every `token_cache_seconds`."""
     if header:
         scheme, _, token = header.partition(" ")
         token = token.strip()
@@ -66,7 +69,12 @@ def _lookup(ctx: AppContext, token: str) -> Caller:
 
 
 async def get_writer(request: Request) -> Caller:
-    caller = await get_caller(request)
+    return await resolve_writer(request.app.state.ctx, request.headers.get("authorization"))
+
+
+async def resolve_writer(ctx: AppContext, header: str | None) -> Caller:
+    """`resolve_caller`, refusing a read-only token."""
+    caller = await resolve_caller(ctx, header)
     if not caller.can_write:
         raise Forbidden("this token is read-only", field="authorization")
     return caller

@@ -71,11 +71,20 @@ def validation_field_and_message(err: dict) -> tuple[str, str]:
     return field, msg
 
 
+def domain_error_response(exc: AsktellError) -> JSONResponse:
+    retry = True if exc.status_code == 503 else None
+    return error_response(exc.status_code, exc.code, exc.message, exc.field, retry)
+
+
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "internal", "internal error; it has been logged", retry=True)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AsktellError)
     async def _domain(_: Request, exc: AsktellError) -> JSONResponse:
-        retry = True if exc.status_code == 503 else None
-        return error_response(exc.status_code, exc.code, exc.message, exc.field, retry)
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -90,5 +99,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal", "internal error; it has been logged", retry=True)
+        return unexpected_error_response(exc)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,6 +50,7 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
             )
             self.read_engine = self.engine
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._writer_turn = threading.RLock() if self.is_sqlite else nullcontext()
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
@@ -65,6 +66,15 @@ class Database:
         """One read-only transaction."""
         with _translate_errors(), self._read() as session, session.begin():
             yield session
+
+    @contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A PostgreSQL connection where each statement commits by itself (no BEGIN, no
+        COMMIT): for hot paths whose writes are single statements guarded by their WHERE."""
+        if self.is_sqlite:
+            raise RuntimeError("SQLite writers take turns in `write()`")
+        with _translate_errors(), self._autocommit.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from asktell import metrics
 from asktell.api.context import AppContext
-from asktell.api.deps import CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
+from asktell.api.deps import Caller, CallerDep, ContextDep, OperationId, StudyId, TrialId, WriterDep
 from asktell.api.idempotency import IdempotencyKey, run_once
 from asktell.api.responses import ModelResponse
 from asktell.api.threads import run_blocking
@@ -19,7 +19,7 @@ from asktell.ask import AskOutcome, answer_with_fallback, read_operation, start_
 from asktell.core.errors import Conflict, NotFound
 from asktell.db import repository as repo
 from asktell.db.convert import trial_to_wire
-from asktell.tell import heartbeat_trial, report_trial, tell_trial
+from asktell.tell import finish_trial, heartbeat_trial, report_trial
 from asktell_client.types import (
     ArrayFormat,
     AskRequest,
@@ -55,8 +55,15 @@ async def ask_trials(
     caller: WriterDep,
     ctx: ContextDep,
     array_format: ArrayFormatQuery = ArrayFormat.list,
-) -> ModelResponse | AskResponse | JSONResponse:
+) -> Response:
     """Get `count` trials to evaluate; 202 with an operation if a worker is still computing."""
+    return await answer_ask(ctx, caller, study_id, body, array_format)
+
+
+async def answer_ask(
+    ctx: AppContext, caller: Caller, study_id: int, body: AskRequest, array_format: ArrayFormat
+) -> Response:
+    """The ask's answer (also served by the fast lane, `asktell.api.fast_lane`)."""
     started = time.monotonic()
     outcome = await run_blocking(
         start_ask, ctx.db, project_id=caller.project_id, study_id=study_id, req=body
@@ -76,7 +83,7 @@ async def _wait_for_operation(
     body: AskRequest,
     started: float,
     array_format: ArrayFormat,
-) -> AskResponse | JSONResponse:
+) -> Response:
     """Wait for a worker, up to the ask's wait; past the study's deadline use its fallback."""
     op_id, settings = outcome.operation_id, outcome.settings
     deadline = settings.suggestion_deadline
@@ -88,7 +95,8 @@ async def _wait_for_operation(
                 read_operation, ctx.db, project_id=project_id, op_id=op_id
             )
             if op.state == "done":
-                return AskResponse(trials=[trial_to_wire(t, None, array_format) for t in trials])
+                trials = [trial_to_wire(t, None, array_format) for t in trials]
+                return ModelResponse(AskResponse(trials=trials))
             if op.state == "failed":
                 raise Conflict(op.error or "suggestion failed", code="suggestion_failed")
             elapsed = time.monotonic() - started
@@ -243,18 +251,22 @@ async def tell(
     caller: WriterDep,
     ctx: ContextDep,
     array_format: ArrayFormatQuery = ArrayFormat.list,
-) -> ModelResponse:
+) -> Response:
     """Finish a trial; telling the same outcome twice is harmless, a different one is 409."""
-    row, refresh = await run_blocking(_tell, ctx, caller.project_id, trial_id, body)
+    return await answer_tell(ctx, caller, trial_id, body, array_format)
+
+
+async def answer_tell(
+    ctx: AppContext, caller: Caller, trial_id: int, body: TellRequest, array_format: ArrayFormat
+) -> Response:
+    """The tell's answer (also served by the fast lane, `asktell.api.fast_lane`)."""
+    row, refresh = await run_blocking(
+        finish_trial, ctx.db, project_id=caller.project_id, trial_id=trial_id, req=body
+    )
     trial = trial_to_wire(row, None, array_format)
     if refresh:
         ctx.hub.wake_jobs()
     return ModelResponse(trial)
-
-
-def _tell(ctx: AppContext, project_id: int, trial_id: int, body: TellRequest):
-    with ctx.db.write() as session:
-        return tell_trial(session, project_id=project_id, trial_id=trial_id, req=body)
 
 
 @router.post("/trials/{trial_id}:report", response_model=ReportResponse)
