@@ -89,6 +89,8 @@ def start_server(url: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
             "--no-worker",
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from asktell import metrics
 from asktell.core.errors import Conflict, NotFound, Unavailable
 from asktell.core.states import OperationState, StudyState, TrialState
 from asktell.db import repository as repo
+from asktell.db.driver import DriverConnection, register
 from asktell.db.models import OperationRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
 from asktell.db.session import Database, upsert
@@ -34,7 +35,7 @@ MAX_ATTEMPTS = 8
 # key per request cost more CPU than the round trips it made.
 _TRIALS = TrialRow.__table__
 _STUDIES = StudyRow.__table__
-_INSERT_TRIALS = insert(_TRIALS).returning(*_TRIALS.c, sort_by_parameter_order=True)
+_INSERT_TRIALS = register(insert(_TRIALS).returning(*_TRIALS.c, sort_by_parameter_order=True))
 _SET_OPERATION = (
     update(_TRIALS)
     .where(_TRIALS.c.id.in_(bindparam("ids", expanding=True)))
@@ -66,7 +67,7 @@ def _study_probe():
     ).where(_STUDIES.c.id == bindparam("study_id"), _STUDIES.c.project_id == bindparam("project"))
 
 
-_STUDY_PROBE = _study_probe()
+_STUDY_PROBE = register(_study_probe())
 StudyRecord = StudyRow | Row  # an ORM study, or a Core row with the columns the ask reads
 
 
@@ -108,7 +109,7 @@ def start_ask(db: Database, *, project_id: int, study_id: int, req: AskRequest) 
 
 
 def _ask_inline_plain(
-    conn: Connection, *, project_id: int, study_id: int, req: AskRequest
+    conn: DriverConnection, *, project_id: int, study_id: int, req: AskRequest
 ) -> AskOutcome | None:
     """The common ask in two single statements: read the study, insert new trials.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 
-from sqlalchemy import Connection, Row, bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from asktell import metrics
@@ -17,6 +17,7 @@ from asktell.core.errors import Conflict, NotFound
 from asktell.core.states import TELLABLE, TrialState
 from asktell.core.study import StudyDefinition, definition_from_json
 from asktell.db import repository as repo
+from asktell.db.driver import DriverConnection, register
 from asktell.db.models import IntermediateRow, StudyRow, TrialRow, utcnow
 from asktell.db.queue import enqueue_job
 from asktell.db.session import Database, upsert
@@ -41,6 +42,7 @@ _TELL_READ = (
     .where(_TRIALS.c.id == bindparam("trial_id"), _STUDIES.c.project_id == bindparam("project"))
 )
 _TELL_PROBE = _TELL_READ.with_for_update(of=_TRIALS)
+register(_TELL_READ)
 _TRIAL_BY_ID = select(_TRIALS).where(_TRIALS.c.id == bindparam("trial_id"))
 _FINISH = (
     update(_TRIALS)
@@ -54,7 +56,7 @@ _FINISH = (
     .returning(*_TRIALS.c)
 )
 # Plain comparisons, not IN: an IN list is re-rendered for every execution.
-_FINISH_OPEN = _FINISH.where(or_(*(_TRIALS.c.state == s.value for s in sorted(TELLABLE))))
+_FINISH_OPEN = register(_FINISH.where(or_(*(_TRIALS.c.state == s.value for s in sorted(TELLABLE)))))
 
 
 def finish_trial(
@@ -103,7 +105,7 @@ def tell_trial(
 
 
 def _tell_open_trial(
-    conn: Connection, *, project_id: int, trial_id: int, req: TellRequest
+    conn: DriverConnection, *, project_id: int, trial_id: int, req: TellRequest
 ) -> Row | None:
     """The common tell in two single statements: read, then update while still open.
 

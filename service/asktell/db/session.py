@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from asktell.core.errors import Unavailable
+from asktell.db.driver import DriverConnection
 
 __all__ = ["Database", "upsert"]
 
@@ -68,13 +69,13 @@ class Database:
             yield session
 
     @contextmanager
-    def statements(self) -> Iterator[Connection]:
+    def statements(self) -> Iterator[DriverConnection]:
         """A PostgreSQL connection where each statement commits by itself (no BEGIN, no
         COMMIT): for hot paths whose writes are single statements guarded by their WHERE."""
         if self.is_sqlite:
             raise RuntimeError("SQLite writers take turns in `write()`")
         with _translate_errors(), self._autocommit.connect() as conn:
-            yield conn
+            yield DriverConnection(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
