@@ -10,8 +10,11 @@ Each run starts with `--init` Sobol points, then asks batches of `--batch` point
 (pending-aware) until `--budget` evaluations. The timing part fits every strategy
 on `n` random points of a 10-d problem and times one q=1 suggestion.
 
-Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, small budgets),
-`python bench/bnn_suite.py --timing-only`.
+Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, 30 evaluations),
+`python bench/bnn_suite.py --seeds 3 --budget 100 --batch 10` (the budget for the
+30- and 50-d problems: 10 Sobol points, then 9 asks of 10), `--problems` to run a
+subset, `python bench/bnn_suite.py --timing-only`. Besides the table, every method
+is compared with `gp` seed by seed (same Sobol start, same budget).
 """
 
 from __future__ import annotations
@@ -188,6 +191,33 @@ def _table(runs: list[dict]) -> list[str]:
     return lines
 
 
+def _paired(runs: list[dict], reference: str = "gp") -> list[str]:
+    """Per problem and method: seeds where it ends below / equal to / above `reference`,
+    and the median over seeds of its log10 final regret minus the reference's."""
+    final = {
+        (r["problem"], r["strategy"], r["seed"]): math.log10(max(r["regret"][-1], 1e-8))
+        for r in runs
+    }
+    lines = [f"paired against {reference}: wins/ties/losses, median log10 regret difference"]
+    for p in PROBLEMS:
+        cells = []
+        for s in STRATEGIES:
+            keys = [k for k in final if k[0] == p.name and k[1] == s and k[1] != reference]
+            diffs = [
+                final[k] - final[(p.name, reference, k[2])]
+                for k in keys
+                if (p.name, reference, k[2]) in final
+            ]
+            if diffs:
+                wins = sum(d < -1e-9 for d in diffs)
+                losses = sum(d > 1e-9 for d in diffs)
+                ties = len(diffs) - wins - losses
+                cells.append(f"{s} {wins}/{ties}/{losses} ({np.median(diffs):+.2f})")
+        if cells:
+            lines.append(f"{p.name}: " + ", ".join(cells))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, budget 30")
@@ -197,6 +227,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--strategies", nargs="*", default=STRATEGIES)
+    parser.add_argument(
+        "--problems", nargs="*", default=[p.name for p in PROBLEMS], help="a subset of problems"
+    )
     parser.add_argument("--timing-n", type=int, nargs="*", default=[100, 500])
     parser.add_argument("--timing-only", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
@@ -211,6 +244,7 @@ def main() -> None:
             jobs = [
                 pool.submit(run_one, p.name, s, seed, args.budget, args.init, args.batch)
                 for p in PROBLEMS
+                if p.name in args.problems
                 for s in args.strategies
                 for seed in range(args.seeds)
             ]
@@ -226,6 +260,7 @@ def main() -> None:
     if runs:
         print("median log10 final regret (mean suggestion time per run)")
         print("\n".join(_table(runs)))
+        print("\n".join(_paired(runs)))
     for t in timings:
         print(json.dumps(t))
     if args.out:

@@ -142,26 +142,32 @@ def test_retold_and_conflicting_tells(http, make_study):
     _same_error(lane, fastapi)
 
 
+def _race(http, tid: int) -> dict[float, list[int]]:
+    """Eight threads tell one trial at once, half with 1.0 and half with 2.0."""
+    statuses: dict[float, list[int]] = {1.0: [], 2.0: []}
+    barrier = threading.Barrier(8)
+
+    def tell(value: float) -> None:
+        barrier.wait()
+        r = http.post(f"/v1/trials/{tid}:tell", json={"values": {"value": value}})
+        statuses[value].append(r.status_code)
+
+    threads = [threading.Thread(target=tell, args=(1.0 + i % 2,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
+
+
 def test_racing_tells_of_one_trial(http, make_study):
-    """Eight threads tell one trial, half with another value: the first tell wins, the
-    same value is 200, the other 409; the stored value is the winner's."""
+    """The first tell wins: the same value again is 200, the other one 409, and the
+    stored value is the winner's."""
     study = make_study()
     for _ in range(5):
         trial = http.post(f"/v1/studies/{study['id']}/trials:ask", json={"count": 1}).json()
         tid = trial["trials"][0]["id"]
-        statuses: dict[float, list[int]] = {1.0: [], 2.0: []}
-        barrier = threading.Barrier(8)
-
-        def tell(value: float) -> None:
-            barrier.wait()
-            r = http.post(f"/v1/trials/{tid}:tell", json={"values": {"value": value}})
-            statuses[value].append(r.status_code)
-
-        threads = [threading.Thread(target=tell, args=(1.0 + i % 2,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        statuses = _race(http, tid)
         stored = http.get(f"/v1/trials/{tid}").json()["values"]["value"]
         loser = 2.0 if stored == 1.0 else 1.0
         assert statuses[stored] == [200] * 4

@@ -73,7 +73,7 @@ def test_rows_equal_sqlalchemys(db):
 
 
 def test_guarded_update_changes_only_an_open_trial(db):
-    project, sid = _study(db)
+    _, sid = _study(db)
     finish = {
         "state": "completed",
         "values": {"value": 1.5},

@@ -387,6 +387,7 @@ class _CubeOptimizer:
                 else:
                     target[i] = values
         self.bounds = torch.tensor([lower, upper], **self.tkw)
+        self.restricted: Tensor | None = None  # dimensions cut by `restrict`
         grids = {**self.discrete, **self.categorical}
         combos = math.prod(len(v) for v in grids.values())
         all_discrete = len(grids) + len(self.fixed) == d
@@ -407,6 +408,20 @@ class _CubeOptimizer:
             ]
         else:
             self.mode = "optimize_acqf_mixed_alternating"
+
+    def restrict(self, center: Tensor, side: float) -> None:
+        """Search the continuous dimensions only within the box of side `side` centred
+        on `center` (`d`), cut to the unit cube; discrete and fixed dimensions keep
+        their full range."""
+        d = self.bounds.shape[-1]
+        skip = {*self.discrete, *self.categorical, *self.fixed}
+        free = torch.tensor([i for i in range(d) if i not in skip], dtype=torch.long)
+        if not len(free):
+            return
+        c = center.to(self.bounds)[free]
+        self.bounds[0, free] = (c - side / 2).clamp(0.0, 1.0)
+        self.bounds[1, free] = (c + side / 2).clamp(0.0, 1.0)
+        self.restricted = free
 
     def __call__(
         self, acq: AcquisitionFunction, timeout_sec: float | None, X_avoid: Tensor
@@ -461,8 +476,13 @@ class _CubeOptimizer:
     def best_untaken(
         self, acq: AcquisitionFunction, encoder: SpaceEncoder, seed: int, X_avoid: Tensor
     ) -> Tensor | None:
-        """The best of `raw_samples` snapped Sobol points that are not in `X_avoid`."""
+        """The best of `raw_samples` snapped Sobol points that are not in `X_avoid`
+        (within the box set by `restrict`, if any)."""
         X = sobol_points(encoder.d, seed, 0, self.config.raw_samples)
+        if self.restricted is not None:
+            free = self.restricted.numpy()
+            lower, upper = self.bounds[:, self.restricted].cpu().numpy()
+            X[:, free] = lower + (upper - lower) * X[:, free]
         X = torch.as_tensor(canonical(encoder, X), **self.tkw)
         X = _without(X, X_avoid)
         if not len(X):
@@ -516,6 +536,11 @@ class ModelBasedStrategy(Strategy):
         state: dict[str, Any] | None,
     ) -> FitResult:
         """Fit a surrogate with `m + c` outputs to `data.X` (`n x d`) and `data.train_Y`."""
+
+    def search_region(self, data: TrainingData) -> tuple[Tensor, float] | None:
+        """Centre (`d`) and side of a box that candidates' continuous dimensions are
+        searched in (a trust region), or None for the whole space (the default)."""
+        return None
 
     def context(self) -> contextlib.AbstractContextManager:
         """Settings active while fitting and optimizing (e.g. GPyTorch solver choices)."""
@@ -651,6 +676,10 @@ class ModelBasedStrategy(Strategy):
         fitted = self._fit(snapshot, encoder, data, state)
         t1 = time.perf_counter()
         optimizer = _CubeOptimizer(encoder, self.config, self.device)
+        region = self.search_region(data)
+        if region is not None:
+            optimizer.restrict(*region)
+            info["search_box_side"] = region[1]
         existing = [t.params for t in snapshot.completed + snapshot.pending]
         taken = torch.as_tensor(
             encoder.encode(existing).reshape(-1, encoder.d), dtype=DTYPE, device=self.device

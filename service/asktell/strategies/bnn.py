@@ -4,15 +4,19 @@ All four share the model-based pipeline of `gp` (unit-cube encoding, qLogNEI
 with pending points, qLogNEHVI for several objectives, constraints, mixed-space
 optimizers, Sobol fallbacks); only the surrogate differs:
 
-- `ibnn`: exact GP with the infinite-width BNN kernel (cheap; strong in high d);
+- `ibnn`: exact GP with the infinite-width BNN kernel on centred inputs, with
+  learned input relevances (cheap);
 - `bnn-ensemble`: a deep ensemble of small MLPs (a mixture over members);
 - `bnn-hmc`: a Bayesian MLP sampled with HMC (a mixture over posterior draws);
 - `dkl`: deep kernel learning (GP on learned MLP features).
 
-Each has `time_budget_sec`, the wall-clock budget of a whole suggestion:
-`fit_share` of it bounds the surrogate fit (training stops early, keeping
-fewer epochs or draws), the rest bounds the acquisition optimization (capped by
-`timeout_sec`). The budget is approximate: the baseline pruning and BoTorch's
+Candidates' continuous parameters are searched in a box of side `trust_region`
+around the best point (one objective): the networks extrapolate away from the
+data, where the acquisition function would otherwise send them to the faces of
+the search space. Each has `time_budget_sec`, the wall-clock budget of a whole
+suggestion: `fit_share` of it bounds the surrogate fit (training stops early,
+keeping fewer epochs or draws), the rest bounds the acquisition optimization
+(capped by `timeout_sec`). The budget is approximate: the baseline pruning and BoTorch's
 alternating mixed optimizer are not interrupted. When training stops because
 of the budget rather than the step caps, results depend on machine speed and
 are no longer reproducible from the seed. Categorical parameters enter the
@@ -21,9 +25,11 @@ networks as their unit-cube codes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field
+from torch import Tensor
 
 from asktell.strategies._model_based import (
     FitResult,
@@ -59,6 +65,14 @@ class BNNConfig(ModelBasedConfig):
     fit_share: float = Field(
         default=0.6, gt=0, lt=1, description="Share of `time_budget_sec` for the surrogate fit."
     )
+    trust_region: float | None = Field(
+        default=0.4,
+        gt=0,
+        le=1,
+        description="Side (in unit-cube units) of the box around the best feasible point that "
+        "continuous parameters of candidates are searched in, for one objective; None or 1: "
+        "the whole space.",
+    )
 
 
 class _BNNStrategy(ModelBasedStrategy):
@@ -76,6 +90,20 @@ class _BNNStrategy(ModelBasedStrategy):
     def fit_budget(self) -> float:
         return self.config.fit_share * self.config.time_budget_sec
 
+    def search_region(self, data: TrainingData) -> tuple[Tensor, float] | None:
+        """A box of side `trust_region` around the best feasible point (one objective).
+
+        Networks extrapolate (linearly for ReLU, flat for saturated tanh) and their
+        uncertainty grows with the distance from the data, so away from it the
+        acquisition function rewards the faces of the box; in high dimension, where
+        every point is far from the data, unrestricted candidates land there.
+        """
+        side = self.config.trust_region
+        if side is None or side >= 1 or data.Y.shape[-1] > 1 or not bool(data.feasible.any()):
+            return None
+        score = data.Y[:, 0].masked_fill(~data.feasible, -math.inf)
+        return data.X[score.argmax()], side
+
     def _result(self, model, info: dict[str, Any]) -> FitResult:
         info = {"model": type(model).__name__, **info}
         return FitResult(model=model, state={"version": STATE_VERSION}, info=info)
@@ -90,6 +118,11 @@ class IBNNConfig(BNNConfig):
         description="Fit the kernel's weight and bias variances by marginal likelihood "
         "(default: fixed at 10 and 1.3 as in Li et al.; learned ones collapse at small n).",
     )
+    ard: bool = Field(
+        default=True,
+        description="Learn one relevance per input (an ARD prior on the first-layer weights); "
+        "helps when few of many inputs matter.",
+    )
 
 
 @register_strategy("ibnn")
@@ -98,7 +131,7 @@ class IBNN(_BNNStrategy):
 
     description = (
         "Bayesian optimization with an infinite-width Bayesian-neural-network kernel GP "
-        "(strong in high dimensions), pending-aware, mixed spaces."
+        "(centred inputs, learned input relevances), pending-aware, mixed spaces."
     )
     Config = IBNNConfig
     config: IBNNConfig
@@ -116,6 +149,7 @@ class IBNN(_BNNStrategy):
             data.train_Y,
             depth=self.config.depth,
             learn_variances=self.config.learn_variances,
+            ard=self.config.ard,
             noisy=noisy,
             timeout_sec=self.fit_budget,
         )

@@ -1,9 +1,9 @@
 """GP surrogates with neural-network kernels on unit-cube data (BoTorch, float64).
 
 - `fit_ibnn`: an exact GP whose kernel is the infinite-width ReLU BNN
-  (NNGP arc-cosine) kernel, BoTorch's `InfiniteWidthBNNKernel`. By default its
-  weight and bias variances stay at Li et al.'s values (10, 1.3) and only the
-  noise (and the output standardization) is fitted.
+  (NNGP arc-cosine) kernel, BoTorch's `InfiniteWidthBNNKernel`, on inputs
+  centred to [-1, 1]^d. By default its weight and bias variances stay at Li et
+  al.'s values (10, 1.3) and the noise and one relevance per input are fitted.
 - `fit_dkl`: deep kernel learning, a GP with a Matérn-5/2 ARD kernel on the
   features of a tanh MLP; the MLP is pre-trained by regression, then MLP and
   kernel hyperparameters are trained jointly by marginal likelihood (Adam).
@@ -11,37 +11,49 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+from botorch.exceptions.errors import ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.kernels import InfiniteWidthBNNKernel
+from botorch.models.transforms.input import AffineInputTransform
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.constraints import GreaterThan
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.kernels import MaternKernel, ScaleKernel
+from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import LogNormalPrior
+from linear_operator.utils.errors import NotPSDError
 from torch import Tensor, nn
 
-__all__ = ["DKLGP", "fit_dkl", "fit_ibnn"]
+__all__ = ["DKLGP", "RelevanceScaled", "centered", "fit_dkl", "fit_ibnn"]
 
 IBNN_WEIGHT_VAR = 10.0
 IBNN_BIAS_VAR = 1.3
+IBNN_NOISE_FLOOR = 1e-4
+"""Noise floor of `ibnn` (standardized units), noisy or not: the kernel's prior variance is
+hundreds of times the data's, so a lower floor leaves its Gram matrix numerically singular."""
+MIN_RELEVANCE_SCALE = 0.05
+"""Smallest input scale `l` of `RelevanceScaled` (at most 20x the plain kernel's relevance)."""
+
+logger = logging.getLogger(__name__)
 
 
-def _likelihood(m: int, noisy: bool) -> GaussianLikelihood:
-    """Inferred homoscedastic noise (LogNormal(-4, 1) prior), floored by `noisy`."""
+def _likelihood(m: int, noisy: bool, floor: float | None = None) -> GaussianLikelihood:
+    """Inferred homoscedastic noise (LogNormal(-4, 1) prior), floored by `noisy` or `floor`."""
     prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    floor = floor if floor is not None else (1e-4 if noisy else 1e-6)
     return GaussianLikelihood(
         noise_prior=prior,
         batch_shape=torch.Size([m]) if m > 1 else torch.Size(),
-        noise_constraint=GreaterThan(1e-4 if noisy else 1e-6, initial_value=0.02),
+        noise_constraint=GreaterThan(floor, initial_value=0.02),
     )
 
 
@@ -55,23 +67,47 @@ def fit_ibnn(
     *,
     depth: int = 3,
     learn_variances: bool = False,
+    ard: bool = True,
     noisy: bool = False,
     timeout_sec: float | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """An exact GP with the infinite-width BNN kernel, fitted by marginal likelihood.
 
+    The inputs are centred (see `centered`); with `ard`, each input also gets a
+    learned relevance (see `RelevanceScaled`), and a fit that fails with them is
+    redone without them (`info["ard"]` says which was kept).
+
     Args:
-        X: A `n x d` tensor of inputs in [0, 1]^d (the kernel is not stationary:
-            it depends on the origin and scale of the inputs).
+        X: A `n x d` tensor of inputs in [0, 1]^d.
         Y: A `n x m` tensor of outputs.
         depth: Hidden layers of the infinite-width network.
         learn_variances: Fit the weight and bias variances too (else fixed).
+        ard: Learn one relevance (inverse input scale) per input.
         noisy: Whether observations are noisy (sets the noise floor).
         timeout_sec: Cap on the fit time (single-output models).
 
     Returns:
-        The model in eval mode and info: `weight_var`, `bias_var`.
+        The model in eval mode and info: `weight_var`, `bias_var`, `ard`.
     """
+    common = {"depth": depth, "learn_variances": learn_variances, "noisy": noisy}
+    if ard:
+        try:
+            return _fit_ibnn(X, Y, ard=True, timeout_sec=timeout_sec, **common)
+        except (ModelFittingError, NotPSDError):
+            logger.info("ibnn: the fit with input relevances failed; fitting without")
+    return _fit_ibnn(X, Y, ard=False, timeout_sec=timeout_sec, **common)
+
+
+def _fit_ibnn(
+    X: Tensor,
+    Y: Tensor,
+    *,
+    depth: int,
+    learn_variances: bool,
+    ard: bool,
+    noisy: bool,
+    timeout_sec: float | None,
+) -> tuple[SingleTaskGP, dict[str, Any]]:
     m = Y.shape[-1]
     kernel = InfiniteWidthBNNKernel(depth=depth, batch_shape=_batch(m)).to(X)
     kernel.weight_var = IBNN_WEIGHT_VAR
@@ -79,11 +115,13 @@ def fit_ibnn(
     if not learn_variances:
         kernel.raw_weight_var.requires_grad_(False)
         kernel.raw_bias_var.requires_grad_(False)
+    covar: Kernel = RelevanceScaled(kernel, X.shape[-1], _batch(m)).to(X) if ard else kernel
     model = SingleTaskGP(
         X,
         Y,
-        likelihood=_likelihood(m, noisy).to(X),
-        covar_module=kernel,
+        likelihood=_likelihood(m, noisy, IBNN_NOISE_FLOOR).to(X),
+        covar_module=covar,
+        input_transform=centered(X.shape[-1]).to(X),
         outcome_transform=Standardize(m=m),
     )
     kwargs: dict[str, Any] = {}
@@ -94,8 +132,60 @@ def fit_ibnn(
     info = {
         "weight_var": kernel.weight_var.detach().reshape(-1).tolist(),
         "bias_var": kernel.bias_var.detach().reshape(-1).tolist(),
+        "ard": ard,
     }
     return model, info
+
+
+class RelevanceScaled(Kernel):
+    """`base(x / l, x' / l)` with one learned `l` per input (automatic relevance
+    determination).
+
+    For the infinite-width kernel this is a network whose first-layer weights on input
+    `i` have prior variance proportional to `1 / l_i^2` (Neal's ARD prior), so
+    irrelevant inputs can be switched off by marginal likelihood. For this kernel a
+    larger input scale is also a larger function scale, so `l` sets the prior's
+    amplitude too (rescaling `1 / l` to a fixed mean fitted worse). `l` starts
+    at 1 (the plain kernel) under a LogNormal(0, sqrt(3)) prior and stays above
+    `MIN_RELEVANCE_SCALE`.
+    """
+
+    has_lengthscale = True
+
+    def __init__(self, base: Kernel, d: int, batch_shape: torch.Size):
+        super().__init__(
+            ard_num_dims=d,
+            batch_shape=batch_shape,
+            lengthscale_prior=LogNormalPrior(loc=0.0, scale=math.sqrt(3.0)),
+            lengthscale_constraint=GreaterThan(
+                MIN_RELEVANCE_SCALE, transform=None, initial_value=1.0
+            ),
+        )
+        self.base = base
+
+    def relevance(self) -> Tensor:
+        """`1 / l`, one per input."""
+        return self.lengthscale.reciprocal()
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        r = self.relevance()
+        return self.base.forward(x1 * r, x2 * r, diag=diag, **params)
+
+
+def centered(d: int) -> AffineInputTransform:
+    """The map `x -> 2x - 1` from [0, 1]^d to [-1, 1]^d, as a BoTorch input transform.
+
+    The infinite-width kernel is not stationary: its prior variance grows with `|x|`
+    and its correlations depend on the angle between inputs seen from the origin.
+    On raw unit-cube inputs the origin is a corner: with Li et al.'s variances and
+    depth 3 the far corner `(1, ..., 1)` has 7 times the prior variance of the
+    origin (2.3 times that of a typical uniform point), so the model is lopsided
+    towards one corner. Centred inputs make the kernel symmetric about the middle of
+    the search box (its variance still grows towards the faces; see the strategies'
+    trust region).
+    """
+    half = torch.full((d,), 0.5)
+    return AffineInputTransform(d=d, coefficient=half, offset=half)
 
 
 class DKLGP(SingleTaskGP):

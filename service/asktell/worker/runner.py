@@ -122,9 +122,7 @@ def _plan(db: Database, study_id: int) -> _Plan | None:
         )
 
 
-def _history_floor(
-    name: str, options: dict, state: dict | None, space: SearchSpace
-) -> int | None:
+def _history_floor(name: str, options: dict, state: dict | None, space: SearchSpace) -> int | None:
     """How much history the strategy still reads; None (all of it) if it cannot say."""
     try:
         return get_strategy(name)(options).history_floor(state, space)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -10,12 +11,15 @@ import torch
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.sampling.index_sampler import IndexSampler
-from strategy_cases import BOX_2D, StrategyCases, check_proposal, make_snapshot
+from strategy_cases import BOX_2D, MIXED_SPACE, StrategyCases, check_proposal, make_snapshot
 
+from asktell.core.encoding import SpaceEncoder
+from asktell.strategies._model_based import _CubeOptimizer
 from asktell.strategies.bnn import BNNHMC, DKL, IBNN, BNNEnsemble
 from asktell.strategies.registry import get_strategy
 from asktell.surrogates.bnn import fit_ensemble, predict
 from asktell.surrogates.bnn_hmc import sample_hmc
+from asktell.surrogates.bnn_kernels import RelevanceScaled, centered, fit_ibnn
 
 FAST = {"num_restarts": 1, "raw_samples": 32, "maxiter": 25, "mc_samples": 16}
 ENSEMBLE = {**FAST, "members": 4, "hidden": [16, 16], "epochs": 60}
@@ -132,3 +136,95 @@ def test_multi_objective_with_an_ensemble():
     proposal = BNNEnsemble(ENSEMBLE).suggest(snapshot, 1, None)
     check_proposal(snapshot, proposal, 1)
     assert proposal.info["acquisition"] == "qLogNoisyExpectedHypervolumeImprovement"
+
+
+def test_ibnn_kernel_sees_centred_inputs():
+    assert torch.equal(
+        centered(3)(torch.tensor([[0.0, 0.5, 1.0]], dtype=torch.double)),
+        torch.tensor([[-1.0, 0.0, 1.0]], dtype=torch.double),
+    )
+    # Symmetric data and a symmetric function: mirrored points get the same prediction,
+    # which fails when the kernel's origin is the corner x = 0.
+    X, _ = _data(16, 2)
+    X = torch.cat([X, 1 - X])
+    Y = (X - 0.5).pow(2).sum(-1, keepdim=True)
+    model, info = fit_ibnn(X, Y, ard=False)
+    assert info["ard"] is False
+    x = torch.tensor([[0.05, 0.1]], dtype=torch.double)
+    a, b = model.posterior(x), model.posterior(1 - x)
+    assert torch.allclose(a.mean, b.mean, atol=1e-6)
+    assert torch.allclose(a.variance, b.variance, rtol=1e-6)
+
+
+def test_ibnn_relevances_find_the_input_that_matters():
+    g = torch.Generator().manual_seed(1)
+    X = torch.rand(40, 8, generator=g, dtype=torch.double)
+    Y = torch.sin(6 * X[:, :1])
+    model, info = fit_ibnn(X, Y)
+    assert info["ard"] is True
+    scales = next(m for m in model.modules() if isinstance(m, RelevanceScaled)).lengthscale
+    scales = scales.detach().reshape(-1)
+    assert scales[0] < 0.5 * scales[1:].min()
+
+
+def test_ibnn_falls_back_to_the_plain_kernel_when_the_relevance_fit_fails(monkeypatch):
+    from botorch.exceptions.errors import ModelFittingError
+
+    from asktell.surrogates import bnn_kernels
+
+    plain = bnn_kernels._fit_ibnn
+
+    def failing(*args, ard, **kwargs):
+        if ard:
+            raise ModelFittingError("boom")
+        return plain(*args, ard=ard, **kwargs)
+
+    monkeypatch.setattr(bnn_kernels, "_fit_ibnn", failing)
+    X, Y = _data()
+    model, info = fit_ibnn(X, Y)
+    assert info["ard"] is False
+    assert not any(isinstance(m, RelevanceScaled) for m in model.modules())
+
+
+@pytest.mark.parametrize(("name", "options"), [("ibnn", FAST), ("bnn-ensemble", ENSEMBLE)])
+def test_candidates_stay_in_the_trust_region_around_the_best_point(name, options):
+    snapshot = make_snapshot(BOX_2D, 40, lambda p: {"value": p["x"] + p["y"]})
+    upper = [t for t in snapshot.completed if min(t.params["x"], t.params["y"]) > 0.4]
+    snapshot = dataclasses.replace(snapshot, completed=upper)  # far from the optimum (0, 0)
+    best = min(upper, key=lambda t: t.values["value"]).params
+    proposal = get_strategy(name)({**options, "trust_region": 0.2}).suggest(snapshot, 3, None)
+    check_proposal(snapshot, proposal, 3)
+    assert proposal.info["search_box_side"] == 0.2
+    for point in proposal.points:
+        for k in ("x", "y"):
+            assert abs(point[k] - best[k]) <= 0.1 + 1e-9
+    # without the box the same model heads towards the corner (0, 0), outside it
+    proposal = get_strategy(name)({**options, "trust_region": None}).suggest(snapshot, 1, None)
+    assert "search_box_side" not in proposal.info
+    assert max(abs(proposal.points[0][k] - best[k]) for k in ("x", "y")) > 0.1
+
+
+def test_trust_region_leaves_discrete_dimensions_their_full_range():
+    snapshot = make_snapshot(MIXED_SPACE, 12)
+    encoder = SpaceEncoder(snapshot.space)
+    optimizer = _CubeOptimizer(encoder, IBNN(FAST).config, "cpu")
+    full = optimizer.bounds.clone()
+    optimizer.restrict(torch.full((encoder.d,), 0.9, dtype=torch.double), 0.4)
+    discrete = {*encoder.integer_dims, *encoder.categorical_dims}
+    for i in range(encoder.d):
+        if i in discrete:
+            assert torch.equal(optimizer.bounds[:, i], full[:, i])
+        else:
+            assert torch.allclose(optimizer.bounds[:, i], torch.tensor([0.7, 1.0]).double())
+
+
+def test_no_trust_region_for_several_objectives():
+    from asktell_client.types import ObjectiveSpec
+
+    objectives = [ObjectiveSpec(name="f1"), ObjectiveSpec(name="f2")]
+    snapshot = make_snapshot(
+        BOX_2D, 10, lambda p: {"f1": p["x"], "f2": 1 - p["x"] + p["y"]}, objectives=objectives
+    )
+    proposal = IBNN(FAST).suggest(snapshot, 1, None)
+    check_proposal(snapshot, proposal, 1)
+    assert "search_box_side" not in proposal.info
