@@ -2,6 +2,7 @@
 
     python bench/throughput.py                  # SQLite and PostgreSQL, 1 and 16 clients, 30 s
     python bench/throughput.py --seconds 5 --engines postgres --server-workers 2
+    python bench/throughput.py --seconds 10 --engines postgres --clients 16 --skip-optuna --cpu
 
 asktell: one `asktell serve --no-worker` process, the random strategy, clients are
 async aiohttp tasks in this process doing ask(1) → tell. Optuna: one process per
@@ -165,6 +166,58 @@ def _summary(done: int, elapsed: float, latencies: list[float], errors: int) -> 
     }
 
 
+class CpuMeter:
+    """CPU seconds (Linux /proc) of the server's process tree, of PostgreSQL's processes
+    and of this load generator, to split a run's cost per trial."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.start = self.read()
+
+    def read(self) -> tuple[float, float, float]:
+        server = sum(_cpu_of(p) for p in _tree(self.server_pid))
+        postgres = sum(_cpu_of(p) for p in _pids_named("postgres"))
+        return server, postgres, time.process_time()
+
+    def per_trial_ms(self, trials: int) -> str:
+        now = self.read()
+        spent = (b - a for a, b in zip(self.start, now, strict=True))
+        server, postgres, client = (x / max(trials, 1) * 1e3 for x in spent)
+        return f"server {server:.2f}, postgres {postgres:.2f}, load generator {client:.2f}"
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            out.extend(_tree(int(child)))
+    return out
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 # --------------------------------------------------------------------------- optuna
 
 
@@ -238,6 +291,11 @@ def main() -> None:
         default=1,
         help="asktell API processes (asktell serve --workers)",
     )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="also print CPU ms per trial of the server, PostgreSQL and the load generator",
+    )
     args = parser.parse_args()
 
     dbs = Databases()
@@ -247,13 +305,17 @@ def main() -> None:
             for clients in args.clients:
                 url = dbs.new(engine)
                 proc, base = start_server(url, args.server_workers)
+                meter = CpuMeter(proc.pid) if args.cpu else None
                 try:
                     res = asyncio.run(asktell_load(base, clients, args.seconds))
+                    cpu = meter.per_trial_ms(res["trials"]) if meter else None
                 finally:
                     proc.terminate()
                     proc.wait(10)
                 rows.append(("asktell", engine, clients, res))
                 print(_fmt(rows[-1]), flush=True)
+                if cpu:
+                    print(f"  CPU ms per trial: {cpu}", flush=True)
                 if not args.skip_optuna:
                     res = optuna_load(dbs.new(engine), clients, args.seconds)
                     rows.append(("optuna", engine, clients, res))
