@@ -40,7 +40,7 @@ from asktell.strategies._model_based import (
 from asktell.strategies.registry import register_strategy
 from asktell.surrogates.bnn import fit_ensemble
 from asktell.surrogates.bnn_hmc import sample_hmc
-from asktell.surrogates.bnn_kernels import fit_dkl, fit_ibnn
+from asktell.surrogates.bnn_kernels import RELEVANCE_PRIOR_LOC, fit_dkl, fit_ibnn
 
 __all__ = [
     "BNNEnsemble",
@@ -112,6 +112,15 @@ class _BNNStrategy(ModelBasedStrategy):
 class IBNNConfig(BNNConfig):
     """Options of `ibnn`."""
 
+    trust_region: float | None = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Side (in unit-cube units) of the box around the best feasible point that "
+        "continuous parameters of candidates are searched in, for one objective; None or 1: "
+        "the whole space. Smaller than the other networks' 0.4: with its relevance prior "
+        "`ibnn` did best at 0.2 of 0.1, 0.2, 0.4, 0.8 and 1 (bench/RESULTS.md).",
+    )
     depth: int = Field(default=3, ge=1, le=16, description="Hidden layers of the infinite net.")
     learn_variances: bool = Field(
         default=False,
@@ -122,6 +131,14 @@ class IBNNConfig(BNNConfig):
         default=True,
         description="Learn one relevance per input (an ARD prior on the first-layer weights); "
         "helps when few of many inputs matter.",
+    )
+    relevance_prior_loc: float = Field(
+        default=RELEVANCE_PRIOR_LOC,
+        ge=-5,
+        le=20,
+        description="`loc` of the LogNormal(loc, sqrt(3)) prior on the input scales (inverse "
+        "relevances) with `ard`: 0 centres it on the plain kernel, larger values switch off "
+        "inputs the data do not need (the analogue of `gp`'s dimension-scaled prior).",
     )
 
 
@@ -150,6 +167,7 @@ class IBNN(_BNNStrategy):
             depth=self.config.depth,
             learn_variances=self.config.learn_variances,
             ard=self.config.ard,
+            relevance_prior_loc=self.config.relevance_prior_loc,
             noisy=noisy,
             timeout_sec=self.fit_budget,
         )

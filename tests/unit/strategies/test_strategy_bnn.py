@@ -19,7 +19,12 @@ from asktell.strategies.bnn import BNNHMC, DKL, IBNN, BNNEnsemble
 from asktell.strategies.registry import get_strategy
 from asktell.surrogates.bnn import fit_ensemble, predict
 from asktell.surrogates.bnn_hmc import sample_hmc
-from asktell.surrogates.bnn_kernels import RelevanceScaled, centered, fit_ibnn
+from asktell.surrogates.bnn_kernels import (
+    RELEVANCE_PRIOR_LOC,
+    RelevanceScaled,
+    centered,
+    fit_ibnn,
+)
 
 FAST = {"num_restarts": 1, "raw_samples": 32, "maxiter": 25, "mc_samples": 16}
 ENSEMBLE = {**FAST, "members": 4, "hidden": [16, 16], "epochs": 60}
@@ -165,6 +170,42 @@ def test_ibnn_relevances_find_the_input_that_matters():
     scales = next(m for m in model.modules() if isinstance(m, RelevanceScaled)).lengthscale
     scales = scales.detach().reshape(-1)
     assert scales[0] < 0.5 * scales[1:].min()
+
+
+def test_ibnn_relevance_prior_switches_off_unneeded_inputs():
+    # Two of 20 inputs matter: the default prior (pulling input scales up) predicts
+    # held-out points better than one centred on the plain kernel (about 3x better
+    # in RMSE for seeds 0-3 with 60 points; with 40 either fit can miss the function).
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(160, 20, generator=g, dtype=torch.double)
+    Y = torch.sin(3 * X[:, :1]) + (2 * X[:, 1:2] - 1).pow(2)
+    errors = {}
+    for loc in (0.0, RELEVANCE_PRIOR_LOC):
+        model, info = fit_ibnn(X[:60], Y[:60], relevance_prior_loc=loc)
+        assert info["ard"] is True
+        kernel = next(m for m in model.modules() if isinstance(m, RelevanceScaled))
+        assert kernel.lengthscale_prior.loc.item() == loc
+        mean, _ = predict(model, X[60:])
+        errors[loc] = (mean - Y[60:]).pow(2).mean().sqrt().item()
+    assert errors[RELEVANCE_PRIOR_LOC] < 0.5 * errors[0.0]
+
+
+def test_ibnn_passes_its_relevance_prior_option(monkeypatch):
+    from asktell.strategies import bnn as bnn_strategies
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return fit_ibnn(*args, **kwargs)
+
+    monkeypatch.setattr(bnn_strategies, "fit_ibnn", spy)
+    snapshot = make_snapshot(BOX_2D, 6)
+    IBNN({**FAST, "relevance_prior_loc": 2.0}).suggest(snapshot, 1, None)
+    assert seen["relevance_prior_loc"] == 2.0
+    assert IBNN().config.relevance_prior_loc == RELEVANCE_PRIOR_LOC
+    assert IBNN().config.trust_region == 0.2  # the other networks keep 0.4
+    assert DKL().config.trust_region == 0.4
 
 
 def test_ibnn_falls_back_to_the_plain_kernel_when_the_relevance_fit_fails(monkeypatch):
