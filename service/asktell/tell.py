@@ -27,7 +27,7 @@ __all__ = ["finish_trial", "heartbeat_trial", "report_trial", "tell_trial"]
 
 # Built once: statement construction per request cost more CPU than the round trips.
 _TRIALS, _STUDIES = TrialRow.__table__, StudyRow.__table__
-_TELL_READ = (
+_TELL_READ = register(
     select(
         _TRIALS.c.state,
         _TRIALS.c["values"],
@@ -42,7 +42,6 @@ _TELL_READ = (
     .where(_TRIALS.c.id == bindparam("trial_id"), _STUDIES.c.project_id == bindparam("project"))
 )
 _TELL_PROBE = _TELL_READ.with_for_update(of=_TRIALS)
-register(_TELL_READ)
 _TRIAL_BY_ID = select(_TRIALS).where(_TRIALS.c.id == bindparam("trial_id"))
 _FINISH = (
     update(_TRIALS)
@@ -55,7 +54,8 @@ _FINISH = (
     )
     .returning(*_TRIALS.c)
 )
-# Plain comparisons, not IN: an IN list is re-rendered for every execution.
+# Plain comparisons, not IN: the driver path runs the SQL rendered once, and a literal
+# IN list would be an expanding parameter that SQLAlchemy renders at each execution.
 _FINISH_OPEN = register(_FINISH.where(or_(*(_TRIALS.c.state == s.value for s in sorted(TELLABLE)))))
 
 

@@ -26,7 +26,7 @@ networks as their unit-cube codes.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 from torch import Tensor
@@ -56,6 +56,18 @@ __all__ = [
 STATE_VERSION = 1
 
 
+TrustRegion = Annotated[
+    float | None,
+    Field(
+        gt=0,
+        le=1,
+        description="Side (in unit-cube units) of the box around the best feasible point that "
+        "continuous parameters of candidates are searched in, for one objective; None or 1: "
+        "the whole space.",
+    ),
+]
+
+
 class BNNConfig(ModelBasedConfig):
     """Options shared by the neural-network surrogates."""
 
@@ -65,14 +77,7 @@ class BNNConfig(ModelBasedConfig):
     fit_share: float = Field(
         default=0.6, gt=0, lt=1, description="Share of `time_budget_sec` for the surrogate fit."
     )
-    trust_region: float | None = Field(
-        default=0.4,
-        gt=0,
-        le=1,
-        description="Side (in unit-cube units) of the box around the best feasible point that "
-        "continuous parameters of candidates are searched in, for one objective; None or 1: "
-        "the whole space.",
-    )
+    trust_region: TrustRegion = 0.4
 
 
 class _BNNStrategy(ModelBasedStrategy):
@@ -112,15 +117,9 @@ class _BNNStrategy(ModelBasedStrategy):
 class IBNNConfig(BNNConfig):
     """Options of `ibnn`."""
 
-    trust_region: float | None = Field(
-        default=0.2,
-        gt=0,
-        le=1,
-        description="Side (in unit-cube units) of the box around the best feasible point that "
-        "continuous parameters of candidates are searched in, for one objective; None or 1: "
-        "the whole space. Smaller than the other networks' 0.4: with its relevance prior "
-        "`ibnn` did best at 0.2 of 0.1, 0.2, 0.4, 0.8 and 1 (bench/RESULTS.md).",
-    )
+    # Smaller than the other networks' 0.4: with its relevance prior `ibnn` did best at
+    # 0.2 of 0.1, 0.2, 0.4, 0.8 and 1 (bench/RESULTS.md).
+    trust_region: TrustRegion = 0.2
     depth: int = Field(default=3, ge=1, le=16, description="Hidden layers of the infinite net.")
     learn_variances: bool = Field(
         default=False,

@@ -55,6 +55,17 @@ def points_like(d: int, shape: tuple[int, ...], cat_dims: tuple[int, ...], seed:
     return X
 
 
+def assert_same_posterior(got, expected) -> None:
+    """Equal means and covariances, to 1e-8."""
+    torch.testing.assert_close(got.mean, expected.mean, atol=1e-8, rtol=0)
+    torch.testing.assert_close(
+        got.distribution.covariance_matrix,
+        expected.distribution.covariance_matrix,
+        atol=1e-8,
+        rtol=0,
+    )
+
+
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: "n{}-d{}-m{}-cat{}-noisy{}".format(*c))
 def fitted(request):
     n, d, m, cat_dims, noisy = request.param
@@ -73,13 +84,7 @@ def test_posterior_matches(fitted, shape):
         expected = model.posterior(X, observation_noise=noise)
         got = cached.posterior(X, observation_noise=noise)
         assert got.mean.shape == expected.mean.shape
-        torch.testing.assert_close(got.mean, expected.mean, atol=1e-8, rtol=0)
-        torch.testing.assert_close(
-            got.distribution.covariance_matrix,
-            expected.distribution.covariance_matrix,
-            atol=1e-8,
-            rtol=0,
-        )
+        assert_same_posterior(got, expected)
     assert cached.num_outputs == model.num_outputs
     assert cached.batch_shape == model.batch_shape
 
@@ -162,13 +167,7 @@ def test_other_kernels(kernel, m):
     assert (cached._kernel is None) == (kernel == "sum-via-module")  # plain torch where it can
     X_test = points_like(3, (4, 3), ()).requires_grad_(True)
     expected, got = model.posterior(X_test), cached.posterior(X_test)
-    torch.testing.assert_close(got.mean, expected.mean, atol=1e-8, rtol=0)
-    torch.testing.assert_close(
-        got.distribution.covariance_matrix,
-        expected.distribution.covariance_matrix,
-        atol=1e-8,
-        rtol=0,
-    )
+    assert_same_posterior(got, expected)
     grads = [
         torch.autograd.grad(p.mean.sum() + p.distribution.covariance_matrix.sum(), X_test)[0]
         for p in (expected, got)
