@@ -23,6 +23,7 @@ __all__ = [
     "Optimizer",
     "asktell_method",
     "available_baselines",
+    "parse_strategy",
     "registered_strategies",
 ]
 
@@ -72,7 +73,14 @@ class AsktellInProcess:
     database column it lives in on the server.
     """
 
-    def __init__(self, strategy: str, problem: Problem, seed: int, budget: int):
+    def __init__(
+        self,
+        strategy: str,
+        problem: Problem,
+        seed: int,
+        budget: int,
+        options: dict[str, Any] | None = None,
+    ):
         from pydantic import TypeAdapter
 
         from asktell.core.snapshots import StudySnapshot
@@ -89,7 +97,7 @@ class AsktellInProcess:
             constraints=[ConstraintSpec(**c) for c in problem.constraints],
             settings=StudySettings(seed=seed, budget=budget),
         )
-        self.strategy = get_strategy(strategy)()
+        self.strategy = get_strategy(strategy)(options or {})
         self.name = strategy
         self.state: dict[str, Any] | None = None
         self.completed: list[Any] = []
@@ -129,7 +137,15 @@ class AsktellInProcess:
 class AsktellHttp:
     """Runs a study on a live asktell server through the client SDK."""
 
-    def __init__(self, strategy: str, problem: Problem, seed: int, budget: int, base_url: str):
+    def __init__(
+        self,
+        strategy: str,
+        problem: Problem,
+        seed: int,
+        budget: int,
+        base_url: str,
+        options: dict[str, Any] | None = None,
+    ):
         from asktell_client import Client
 
         self.client = Client(base_url=base_url, timeout=300.0)
@@ -138,7 +154,7 @@ class AsktellHttp:
             space=list(problem.space),
             objectives=list(problem.objectives),
             constraints=list(problem.constraints),
-            strategy={"name": strategy},
+            strategy={"name": strategy, "options": options or {}},
             settings={"seed": seed, "budget": budget, "ask_timeout": 60.0},
         )
         self.trial: Any = None
@@ -161,16 +177,32 @@ def registered_strategies() -> list[str]:
     return list(available_strategies())
 
 
-def asktell_method(strategy: str) -> Method:
-    """The method `asktell:<strategy>`, in-process or (given a base URL) over HTTP."""
+def parse_strategy(spec: str) -> tuple[str, dict[str, Any]]:
+    """`name` or `name{...}` (a JSON object of options, e.g. `auto{"init_trials": 5}`)."""
+    name, brace, rest = spec.partition("{")
+    if not brace:
+        return spec, {}
+    try:
+        options = json.loads(brace + rest)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"options of {spec!r} are not a JSON object: {exc}") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"options of {spec!r} are not a JSON object")
+    return name, options
+
+
+def asktell_method(spec: str) -> Method:
+    """The method `asktell:<spec>` (see `parse_strategy`), in-process or (given a base
+    URL) over HTTP."""
+    strategy, options = parse_strategy(spec)
 
     def make(problem: Problem, seed: int, budget: int, base_url: str | None) -> Optimizer:
         if base_url:
-            return AsktellHttp(strategy, problem, seed, budget, base_url)
-        return AsktellInProcess(strategy, problem, seed, budget)
+            return AsktellHttp(strategy, problem, seed, budget, base_url, options)
+        return AsktellInProcess(strategy, problem, seed, budget, options)
 
     return Method(
-        f"asktell:{strategy}",
+        f"asktell:{spec}",
         "asktell",
         make,
         model_based=strategy not in {"random", "sobol"},

@@ -22,7 +22,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.quality.optimizers import BASELINES, available_baselines, registered_strategies
+from bench.quality.optimizers import (
+    BASELINES,
+    available_baselines,
+    parse_strategy,
+    registered_strategies,
+)
 from bench.quality.problems import PROBLEMS, QUICK_PROBLEMS, select_problems
 from bench.quality.report import markdown, plot_traces, summarize
 from bench.quality.runners import Job, RunRecord, load_records, method_by_name, run_jobs
@@ -45,8 +50,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--strategies",
-        nargs="+",
-        help="asktell strategies (default: those of auto gp random sobol that are registered)",
+        nargs="*",
+        help="asktell strategies (default: those of auto gp random sobol that are registered); "
+        "give none for none; `name{json}` sets options, e.g. 'auto{\"init_trials\": 5}'",
     )
     ap.add_argument(
         "--baselines",
@@ -64,6 +70,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--resume", action="store_true", help="keep finished runs of quality_runs.jsonl"
     )
     ap.add_argument(
+        "--include",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="other runs files (quality_runs.jsonl) whose runs count as done and are reported",
+    )
+    ap.add_argument(
         "--budget", type=int, help="evaluations per run for every problem (smoke tests only)"
     )
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -76,7 +89,11 @@ def _strategies(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     if args.strategies is None:
         chosen = [s for s in DEFAULT_STRATEGIES if s in registered]
         return chosen, [f"{s} (not registered)" for s in DEFAULT_STRATEGIES if s not in registered]
-    unknown = [s for s in args.strategies if s not in registered]
+    try:
+        names = [parse_strategy(s)[0] for s in args.strategies]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    unknown = [s for s in names if s not in registered]
     if unknown:
         raise SystemExit(f"unknown strategies {unknown}; registered: {', '.join(registered)}")
     return list(args.strategies), []
@@ -180,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     methods = [f"asktell:{s}" for s in strategies] + baselines
     args.out.mkdir(parents=True, exist_ok=True)
     runs_path = args.out / "quality_runs.jsonl"
-    done = {r.key(): r for r in load_records(runs_path)} if args.resume else {}
+    done = {r.key(): r for path in args.include for r in load_records(path)}
+    if args.resume:
+        done.update({r.key(): r for r in load_records(runs_path)})
     if not args.resume:
         runs_path.write_text("")
     load = _load()

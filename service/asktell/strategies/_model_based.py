@@ -67,6 +67,7 @@ from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.strategies import _explain as ex
 from asktell.strategies._limits import MAX_MODEL_DIM, check_dimension
+from asktell.strategies._outcomes import bilog, winsorize
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
 from asktell_client.types import Direction
@@ -136,6 +137,11 @@ class ModelBasedConfig(StrategyConfig):
         description="For one objective without constraints, pending points or noise, "
         "maximize analytic log expected improvement over the best observed value instead "
         "of the MC noisy version.",
+    )
+    robust_outcomes: bool = Field(
+        default=False,
+        description="Fit on objectives winsorized from below (Tukey's fence) and on "
+        "bilog-transformed constraint slacks, as Ax does (see `_outcomes`).",
     )
 
 
@@ -259,13 +265,25 @@ def _column(j: int):
     return pick
 
 
+def signed_thresholds(snapshot: StudySnapshot) -> list[float | None]:
+    """Each objective's threshold in the maximized sign, None where it has none."""
+    return [
+        None
+        if o.threshold is None
+        else o.threshold
+        if o.direction == Direction.maximize
+        else -o.threshold
+        for o in snapshot.objectives
+    ]
+
+
 def reference_point(snapshot: StudySnapshot, Y: Tensor, feasible: Tensor) -> Tensor:
     """Hypervolume reference point (maximization signs): thresholds where given, else inferred."""
     Y_ok = Y[feasible] if feasible.any() else Y
     ref = infer_reference_point(Y_ok[is_non_dominated(Y_ok)])
-    for i, o in enumerate(snapshot.objectives):
-        if o.threshold is not None:
-            ref[i] = o.threshold if o.direction == Direction.maximize else -o.threshold
+    for i, t in enumerate(signed_thresholds(snapshot)):
+        if t is not None:
+            ref[i] = t
     return ref
 
 
@@ -646,6 +664,12 @@ class ModelBasedStrategy(Strategy):
             info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
             fit_data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
         info["n_fit"] = len(keep)
+        if self.config.robust_outcomes:
+            fit_data = replace(
+                fit_data,
+                Y=winsorize(fit_data.Y, signed_thresholds(snapshot)),
+                C=bilog(fit_data.C),
+            )
         return _Prepared(encoder, seed, data, fit_data, info, None)
 
     def _fit(

@@ -74,6 +74,26 @@ def test_cli_writes_report(tmp_path):
     assert "Win rate" in report and "| asktell:random |" in report
 
 
+def test_strategy_options_and_included_runs(tmp_path):
+    spec = 'auto{"init_trials": 6, "center_first": false}'  # Sobol points only
+    common = ["--problems", "branin", "--seeds", "1", "--baselines", "--budget", str(BUDGET)]
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main([*common, "--strategies", spec, "--out", str(first), "--no-plots"]) == 0
+    record = RunRecord.from_json((first / "quality_runs.jsonl").read_text().splitlines()[0])
+    assert record.method == f"asktell:{spec}"
+    centred = 'asktell:auto{"init_trials": 6}'
+    plain = run_job(Job("branin", centred, seed=0, budget_override=BUDGET))
+    assert record.values[0] != plain.values[0]  # the option reached the strategy
+    included = ["--include", str(first / "quality_runs.jsonl")]
+    args = [*common, "--strategies", spec, "random", *included, "--out", str(second)]
+    assert main([*args, "--no-plots"]) == 0
+    lines = (second / "quality_runs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["method"] for line in lines] == ["asktell:random"]
+    assert f"| asktell:{spec} |" in (second / "quality.md").read_text()
+    with pytest.raises(SystemExit, match="not a JSON object"):
+        main([*common, "--strategies", "sobol{oops", "--out", str(second)])
+
+
 def test_plots(tmp_path):
     pytest.importorskip("matplotlib")
     from bench.quality.report import plot_traces

@@ -1,0 +1,80 @@
+"""Outcome transforms before the fit: winsorized objectives, bilog constraint slacks."""
+
+from __future__ import annotations
+
+import torch
+from strategy_cases import BOX_2D, make_snapshot
+
+from asktell.strategies._outcomes import bilog, winsorize
+from asktell.strategies.gp import GP
+from asktell_client.types import ConstraintSpec, Direction, ObjectiveSpec
+
+
+def test_winsorize_raises_only_the_far_bad_tail():
+    y = torch.tensor([[5.0], [4.0], [3.0], [2.0], [1.0], [0.0], [-1e6]], dtype=torch.double)
+    out = winsorize(y)
+    q1, q3 = 0.0, 4.0  # "lower" 25th and "higher" 75th percentiles of the column
+    fence = q1 - 1.5 * (q3 - q1)
+    assert out[-1, 0] == fence
+    assert torch.equal(out[:-1], y[:-1])
+    assert out.max() == y.max()
+
+
+def test_winsorize_columns_are_independent_and_thresholds_lower_the_fence():
+    y = torch.tensor(
+        [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0], [-1e3, -1e3]], dtype=torch.double
+    )
+    out = winsorize(y, [None, -50.0])  # q1 = 1, q3 = 3
+    assert out[-1, 0] == 1.0 - 1.5 * (3.0 - 1.0)
+    assert out[-1, 1] == -50.0 - 1.5 * (3.0 + 50.0)  # the fence is below min(q1, threshold)
+    assert torch.equal(out[:-1], y[:-1])
+
+
+def test_winsorize_leaves_small_or_degenerate_columns_alone():
+    few = torch.tensor([[0.0], [1.0], [-1e9]], dtype=torch.double)
+    assert torch.equal(winsorize(few), few)
+    flat = torch.tensor([[1.0]] * 6 + [[-5.0]], dtype=torch.double)  # the fence is 1.0
+    assert torch.equal(winsorize(flat), flat)
+
+
+def test_bilog_keeps_sign_and_order():
+    c = torch.tensor([-1e6, -3.0, -1e-3, 0.0, 1e-3, 2.0, 1e8], dtype=torch.double)
+    out = bilog(c)
+    assert torch.equal(torch.sign(out), torch.sign(c))
+    assert bool((out.diff() > 0).all())
+    assert abs(float(out[-1]) - 18.42) < 0.01
+
+
+class _Recording(GP):
+    """`gp` that keeps the data it was fit on."""
+
+    def fit(self, data, **kwargs):
+        self.seen = data
+        return super().fit(data, **kwargs)
+
+
+def _outlier(p):
+    x, y = p["x"], p["y"]
+    value = (x - 0.3) ** 2 + (y - 0.7) ** 2
+    return {"value": value + (1e6 if x > 0.9 else 0.0), "load": x + y - 1.0}
+
+
+def test_pipeline_fits_on_transformed_outcomes_only_when_asked():
+    snapshot = make_snapshot(
+        BOX_2D,
+        30,
+        _outlier,
+        objectives=[ObjectiveSpec(name="value", direction=Direction.minimize)],
+        constraints=[ConstraintSpec(name="load", upper=0.5)],
+    )
+    raw = [t.values["value"] for t in snapshot.completed]
+    assert max(raw) > 1e5  # the draw has an outlier to clip
+    plain, robust = _Recording(), _Recording({"robust_outcomes": True})
+    plain.suggest(snapshot, 1, None)
+    proposal = robust.suggest(snapshot, 1, None)
+    assert proposal.strategies == ["gp"]
+    assert float(-plain.seen.Y.min()) > 1e5
+    assert float(-robust.seen.Y.min()) < 10
+    assert torch.equal(robust.seen.Y.max(), plain.seen.Y.max())
+    assert torch.equal(robust.seen.feasible, plain.seen.feasible)
+    assert torch.allclose(robust.seen.C, bilog(plain.seen.C))
