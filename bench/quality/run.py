@@ -79,6 +79,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--budget", type=int, help="evaluations per run for every problem (smoke tests only)"
     )
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: report the runs of --include and (with --resume) the output's",
+    )
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     ap.add_argument("--list", action="store_true", help="list problems and methods, then exit")
     return ap.parse_args(argv)
@@ -200,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = {r.key(): r for path in args.include for r in load_records(path)}
     if args.resume:
         done.update({r.key(): r for r in load_records(runs_path)})
-    if not args.resume:
+    if not args.resume and not args.report_only:
         runs_path.write_text("")
     load = _load()
     start = time.perf_counter()
@@ -217,9 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if method_by_name(m).supports(PROBLEMS[p])
             for s in range(seeds)
         ]
-        todo = [j for j in jobs if j.key() not in done]
+        todo = [j for j in jobs if j.key() not in done and not args.report_only]
         records: list[RunRecord] = [done[j.key()] for j in jobs if j.key() in done]
-        print(f"{len(todo)} runs to do ({len(jobs) - len(todo)} reused), {workers} worker(s)")
+        print(f"{len(todo)} runs to do ({len(records)} reused), {workers} worker(s)")
         with runs_path.open("a") as sink:
             for i, record in enumerate(run_jobs(todo, workers), 1):
                 sink.write(record.to_json() + "\n")

@@ -90,6 +90,12 @@ def test_strategy_options_and_included_runs(tmp_path):
     lines = (second / "quality_runs.jsonl").read_text().splitlines()
     assert [json.loads(line)["method"] for line in lines] == ["asktell:random"]
     assert f"| asktell:{spec} |" in (second / "quality.md").read_text()
+    report = tmp_path / "report"
+    args = [*common, "--strategies", spec, "sobol", *included, "--out", str(report)]
+    assert main([*args, "--report-only", "--no-plots"]) == 0
+    assert (report / "quality_runs.jsonl").read_text() == ""  # nothing was run
+    text = (report / "quality.md").read_text()
+    assert f"| asktell:{spec} |" in text and "asktell:sobol" not in text
     with pytest.raises(SystemExit, match="not a JSON object"):
         main([*common, "--strategies", "sobol{oops", "--out", str(second)])
 
