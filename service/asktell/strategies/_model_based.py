@@ -138,10 +138,15 @@ class ModelBasedConfig(StrategyConfig):
         "maximize analytic log expected improvement over the best observed value instead "
         "of the MC noisy version.",
     )
-    robust_outcomes: bool = Field(
+    winsorize: bool = Field(
         default=False,
-        description="Fit on objectives winsorized from below (Tukey's fence) and on "
-        "bilog-transformed constraint slacks, as Ax does (see `_outcomes`).",
+        description="Fit on objectives winsorized from below at Tukey's fence, as Ax does "
+        "(see `_outcomes`).",
+    )
+    bilog_constraints: bool = Field(
+        default=False,
+        description="Fit on constraint slacks through sign(s) log(1 + |s|), as Ax does "
+        "(see `_outcomes`).",
     )
 
 
@@ -664,12 +669,10 @@ class ModelBasedStrategy(Strategy):
             info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
             fit_data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
         info["n_fit"] = len(keep)
-        if self.config.robust_outcomes:
-            fit_data = replace(
-                fit_data,
-                Y=winsorize(fit_data.Y, signed_thresholds(snapshot)),
-                C=bilog(fit_data.C),
-            )
+        if self.config.winsorize:
+            fit_data = replace(fit_data, Y=winsorize(fit_data.Y, signed_thresholds(snapshot)))
+        if self.config.bilog_constraints:
+            fit_data = replace(fit_data, C=bilog(fit_data.C))
         return _Prepared(encoder, seed, data, fit_data, info, None)
 
     def _fit(

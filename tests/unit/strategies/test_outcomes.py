@@ -69,7 +69,7 @@ def test_pipeline_fits_on_transformed_outcomes_only_when_asked():
     )
     raw = [t.values["value"] for t in snapshot.completed]
     assert max(raw) > 1e5  # the draw has an outlier to clip
-    plain, robust = _Recording(), _Recording({"robust_outcomes": True})
+    plain, robust = _Recording(), _Recording({"winsorize": True, "bilog_constraints": True})
     plain.suggest(snapshot, 1, None)
     proposal = robust.suggest(snapshot, 1, None)
     assert proposal.strategies == ["gp"]
