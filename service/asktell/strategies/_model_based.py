@@ -144,7 +144,7 @@ class ModelBasedConfig(StrategyConfig):
         "(see `_outcomes`).",
     )
     bilog_constraints: bool = Field(
-        default=False,
+        default=True,
         description="Fit on constraint slacks through sign(s) log(1 + |s|), as Ax does "
         "(see `_outcomes`).",
     )
