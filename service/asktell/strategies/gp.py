@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 import gpytorch
 from pydantic import Field
@@ -68,6 +68,11 @@ class GPConfig(ModelBasedConfig):
         "factors its training covariance once (same predictions, much less overhead per "
         "posterior); off, BoTorch's model is used throughout.",
     )
+    kernel: Literal["rbf", "matern52"] = Field(
+        default="rbf",
+        description="Kernel of the continuous dimensions, under BoTorch's dimension-scaled "
+        "lengthscale prior (spaces with categoricals use BoTorch's mixed kernel).",
+    )
     max_cholesky_size: int = Field(
         default=4096, ge=0, description="Use exact Cholesky solves up to this many points."
     )
@@ -105,6 +110,8 @@ class GP(ModelBasedStrategy):
     ) -> FitResult:
         Y = data.train_Y
         signature = {"d": data.X.shape[-1], "m": Y.shape[-1], "cat_dims": cat_dims, "noisy": noisy}
+        if self.config.kernel != "rbf":
+            signature["kernel"] = self.config.kernel
         warm = None
         if (
             self.config.warm_start
@@ -129,6 +136,7 @@ class GP(ModelBasedStrategy):
             timeout_sec=self.config.fit_timeout_sec,
             max_fit_points=self.config.max_fit_points,
             optimize=refit,
+            kernel=self.config.kernel,
         )
         refitted = refit or not info["warm_started"]
         new_state = {

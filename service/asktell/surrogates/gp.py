@@ -18,6 +18,7 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import MixedSingleTaskGP, SingleTaskGP
 from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.constraints import GreaterThan
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -57,6 +58,7 @@ def build_gp(
     *,
     cat_dims: Sequence[int] = (),
     noisy: bool = False,
+    kernel: str = "rbf",
 ) -> SingleTaskGP:
     """An unfitted GP on unit-cube inputs.
 
@@ -66,6 +68,8 @@ def build_gp(
         cat_dims: Indices of unordered categorical dimensions; with any, the
             model is a `MixedSingleTaskGP` and `Normalize` skips them.
         noisy: Whether observations are noisy (sets the noise floor).
+        kernel: `rbf` (BoTorch's default) or `matern52`, both with BoTorch's
+            dimension-scaled lengthscale prior (continuous dimensions without categoricals).
 
     Returns:
         A `SingleTaskGP` (batched over the `m` outputs when `m > 1`).
@@ -86,10 +90,14 @@ def build_gp(
             outcome_transform=outcome_transform,
             input_transform=input_transform,
         )
+    covar_module = get_covar_module_with_dim_scaled_prior(
+        ard_num_dims=d, batch_shape=batch_shape, use_rbf_kernel=kernel == "rbf"
+    ).to(X)
     return SingleTaskGP(
         X,
         Y,
         likelihood=likelihood,
+        covar_module=covar_module,
         outcome_transform=outcome_transform,
         input_transform=Normalize(d=d, bounds=bounds),
     )
@@ -136,6 +144,7 @@ def fit_gp(
     timeout_sec: float | None = None,
     max_fit_points: int | None = None,
     optimize: bool = True,
+    kernel: str = "rbf",
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """Build a GP and fit its hyperparameters by maximum marginal likelihood.
 
@@ -158,6 +167,7 @@ def fit_gp(
         max_fit_points: Cap on the points the hyperparameters are fit on.
         optimize: False keeps the `warm_start` hyperparameters as they are (no fit) when
             they match the model; a model they do not match is fit anyway.
+        kernel: See `build_gp`.
 
     Returns:
         The fitted model in eval mode and info: `warm_started` (bool) and
@@ -165,7 +175,7 @@ def fit_gp(
     """
     n = X.shape[0]
     if warm_start and not optimize:
-        model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
+        model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy, kernel=kernel)
         if load_hyperparameters(model, warm_start):
             return model.eval(), {"warm_started": True, "fit_points": 0}
     if max_fit_points is not None and n > max_fit_points:
@@ -179,11 +189,12 @@ def fit_gp(
             maxiter=maxiter,
             ftol=ftol,
             timeout_sec=timeout_sec,
+            kernel=kernel,
         )
-        model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
+        model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy, kernel=kernel)
         load_hyperparameters(model, export_hyperparameters(fitted))
         return model.eval(), info
-    model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy)
+    model = build_gp(X, Y, cat_dims=cat_dims, noisy=noisy, kernel=kernel)
     warm = bool(warm_start) and load_hyperparameters(model, warm_start)
     options: dict[str, Any] = {}
     if maxiter is not None:

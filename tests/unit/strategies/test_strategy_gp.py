@@ -223,3 +223,18 @@ def test_hyperparameters_are_refit_as_the_history_grows(growth, expected):
             assert proposal.info["fit_points"] == 0
     assert refits == expected
     assert state["fit_n"] == 55 if growth else state["fit_n"] == 56
+
+
+def test_matern_kernel_option():
+    snapshot = make_snapshot(BOX_2D, 15, bowl)
+    proposal = GP({"kernel": "matern52"}).suggest(snapshot, 1, None)
+    assert proposal.strategies == ["gp"]
+    assert proposal.state["signature"]["kernel"] == "matern52"
+    assert "kernel" not in GP().suggest(snapshot, 1, None).state["signature"]
+    X = torch.rand(12, 2, dtype=torch.double)
+    Y = ((X - 0.3) ** 2).sum(-1, keepdim=True)
+    model, _ = fit_gp(X, Y, kernel="matern52")
+    assert type(model.covar_module).__name__ == "MaternKernel" and model.covar_module.nu == 2.5
+    assert type(fit_gp(X, Y)[0].covar_module).__name__ == "RBFKernel"
+    with pytest.raises(ValueError, match="kernel"):
+        GP({"kernel": "linear"})
