@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         todo = [j for j in jobs if j.key() not in done and not args.report_only]
         records: list[RunRecord] = [done[j.key()] for j in jobs if j.key() in done]
         print(f"{len(todo)} runs to do ({len(records)} reused), {workers} worker(s)")
-        with runs_path.open("a") as sink:
+        with runs_path.open("a") if todo else contextlib.nullcontext() as sink:
             for i, record in enumerate(run_jobs(todo, workers), 1):
                 sink.write(record.to_json() + "\n")
                 sink.flush()
