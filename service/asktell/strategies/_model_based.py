@@ -1,8 +1,9 @@
 """The pipeline every model-based strategy shares.
 
-encode trials → fit a surrogate (a BoTorch `Model`) → build an acquisition
-function that sees the pending points → optimize it in the unit cube → snap
-discrete dimensions → decode. A subclass supplies `fit` (and, if it needs
+encode trials → transform outcomes (see `_outcomes`: constraint slacks through bilog
+by default, objectives winsorized on request) → fit a surrogate (a BoTorch `Model`) →
+build an acquisition function that sees the pending points → optimize it in the unit
+cube → snap discrete dimensions → decode. A subclass supplies `fit` (and, if it needs
 solver settings, `context`); everything else is shared.
 
 Acquisition, by study shape (all outcomes are maximized, constraint slacks
