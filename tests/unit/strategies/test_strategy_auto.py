@@ -19,12 +19,15 @@ class TestAuto(StrategyCases):
         assert Auto.inline is False
 
 
-@pytest.mark.parametrize(
-    ("d", "budget", "expected"),
-    [(1, None, 5), (4, None, 8), (30, None, 20), (30, 500, 60), (10, 20, 5)],
-)
-def test_warmup_size(d, budget, expected):
-    assert warmup_size(d, budget) == expected
+@pytest.mark.parametrize(("budget", "expected"), [(None, 5), (500, 5), (20, 5), (3, 3)])
+def test_warmup_size(budget, expected):
+    assert warmup_size(budget) == expected
+
+
+def test_warmup_is_five_points_in_ten_dimensions():
+    space = [FloatParam(name=f"x{i}", low=0.0, high=1.0) for i in range(10)]
+    assert Auto().suggest(make_snapshot(space, 4), 1, None).strategies == ["sobol"]
+    assert Auto().suggest(make_snapshot(space, 5), 1, None).strategies == ["gp"]
 
 
 def test_first_point_is_the_center():
