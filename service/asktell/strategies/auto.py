@@ -81,8 +81,8 @@ class AutoConfig(StrategyConfig):
 def warmup_size(budget: int | None) -> int:
     """Ax's `Client` default of 5 warm-up points in any dimension, at most the budget.
 
-    On the quality suite this beat the older `max(5, min(2 d, budget // 5))` in 49 of 85
-    paired runs in d = 5-10 (bench/RESULTS.md)."""
+    On the quality suite it ties the older `max(5, min(2 d, budget // 5))` on average rank
+    and beats it in 55 of 100 paired runs in d = 4-10, mostly in d = 10 (bench/RESULTS.md)."""
     return min(DEFAULT_WARMUP, budget) if budget else DEFAULT_WARMUP
 
 
