@@ -670,11 +670,15 @@ class ModelBasedStrategy(Strategy):
             info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
             fit_data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
         info["n_fit"] = len(keep)
+        return _Prepared(encoder, seed, data, self.fit_outcomes(fit_data, snapshot), info, None)
+
+    def fit_outcomes(self, data: TrainingData, snapshot: StudySnapshot) -> TrainingData:
+        """`data` with the outcome transforms of the config applied (see `_outcomes`)."""
         if self.config.winsorize:
-            fit_data = replace(fit_data, Y=winsorize(fit_data.Y, signed_thresholds(snapshot)))
+            data = replace(data, Y=winsorize(data.Y, signed_thresholds(snapshot)))
         if self.config.bilog_constraints:
-            fit_data = replace(fit_data, C=bilog(fit_data.C))
-        return _Prepared(encoder, seed, data, fit_data, info, None)
+            data = replace(data, C=bilog(data.C))
+        return data
 
     def _fit(
         self,

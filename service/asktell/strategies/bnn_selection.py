@@ -4,8 +4,10 @@ For each of the last `window` usable completed trials (in id order), every
 candidate surrogate is fit on the completed trials before it and scored by
 the log density of that trial's objective values under its predictive
 distribution (Gaussian with the model's predictive mean and variance,
-observation noise included). A candidate's score is the mean over the window;
-a fit that fails scores `None` and is never chosen.
+observation noise included). The fits see the candidate's outcome transforms
+(`ModelBasedStrategy.fit_outcomes`), as its asks would; the scored values are
+the raw ones. A candidate's score is the mean over the window; a fit that
+fails scores `None` and is never chosen.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def prequential_scores(
         try:
             for j in held_out:
                 prefix = replace(data, X=data.X[:j], Y=data.Y[:j], C=data.C[:j])
+                prefix = strategy.fit_outcomes(prefix, snapshot)
                 with manual_seed(ask_seed(snapshot) + j), strategy.context():
                     fitted = strategy.fit(
                         prefix, cat_dims=cat_dims, noisy=snapshot.settings.noisy, state=None

@@ -79,3 +79,16 @@ def test_pipeline_fits_on_transformed_outcomes_as_configured():
     assert torch.equal(robust.seen.Y.max(), plain.seen.Y.max())
     assert torch.equal(robust.seen.feasible, plain.seen.feasible)
     assert torch.allclose(robust.seen.C, bilog(plain.seen.C))
+
+
+def test_surrogate_scoring_fits_on_the_candidates_transformed_outcomes():
+    from asktell.strategies.bnn_selection import prequential_scores
+
+    snapshot = make_snapshot(
+        BOX_2D, 8, _outlier, constraints=[ConstraintSpec(name="load", upper=0.5)]
+    )
+    candidate = _Recording()
+    scores = prequential_scores(snapshot, {"gp": candidate}, window=1)
+    assert scores["gp"] is not None
+    slack = torch.tensor([[t.values["load"] - 0.5] for t in snapshot.completed[:7]])
+    assert torch.allclose(candidate.seen.C, bilog(slack.to(candidate.seen.C)))
