@@ -104,6 +104,11 @@ class ModelBasedConfig(StrategyConfig):
         default=256, ge=8, le=16384, description="Quasi-random points scored to pick the starts."
     )
     maxiter: int = Field(default=100, ge=1, le=10_000, description="L-BFGS-B iterations per start.")
+    sample_around_best: bool = Field(
+        default=False,
+        description="Also score perturbations of the best observed points when picking the "
+        "L-BFGS-B starts (BoTorch's `sample_around_best`).",
+    )
     mc_samples: int = Field(
         default=64, ge=8, le=4096, description="QMC samples of the MC acquisition function."
     )
@@ -453,6 +458,7 @@ class _CubeOptimizer:
         """One `1 x d` candidate; `X_avoid` (`k x d`) is skipped where the optimizer can."""
         cfg = self.config
         common = {"num_restarts": cfg.num_restarts, "raw_samples": cfg.raw_samples}
+        options = {"maxiter": cfg.maxiter, "sample_around_best": cfg.sample_around_best}
         if isinstance(acq, AnalyticAcquisitionFunction):
             # BoTorch optimizes the starts as one summed problem when given a timeout,
             # where a start with a steep log-EI drags the others to the bounds; without
@@ -463,7 +469,7 @@ class _CubeOptimizer:
                 acq,
                 self.bounds,
                 q=1,
-                options={"maxiter": cfg.maxiter},
+                options=options,
                 fixed_features=self.fixed or None,
                 timeout_sec=timeout_sec,
                 retry_on_optimization_warning=False,
@@ -481,7 +487,7 @@ class _CubeOptimizer:
                 self.bounds,
                 q=1,
                 fixed_features_list=self.fixed_features_list,
-                options={"maxiter": cfg.maxiter},
+                options=options,
                 timeout_sec=timeout_sec,
                 retry_on_optimization_warning=False,
                 **common,

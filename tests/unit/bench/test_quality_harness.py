@@ -10,6 +10,7 @@ import pytest
 
 from bench.quality import functions as fx
 from bench.quality.bbob import PUBLISHED_FOPT_INSTANCE1, bbob_fopt
+from bench.quality.pair import pair_lines
 from bench.quality.problems import PROBLEMS, select_problems
 from bench.quality.report import markdown, summarize
 from bench.quality.run import main
@@ -154,3 +155,21 @@ def test_select_problems():
     assert {p.name for p in select_problems(["constrained"])} == {"pressure-vessel", "welded-beam"}
     with pytest.raises(ValueError):
         select_problems(["nope"])
+
+
+def test_pair_counts_seeds_and_medians(capsys):
+    def run(method: str, seed: int, final: float, problem: str = "branin") -> RunRecord:
+        return RunRecord(problem, method, seed, 2, "in-process", losses=[0.0, final])
+
+    records = [
+        *(run("a", s, f) for s, f in enumerate([0.1, 0.2, 0.3])),
+        *(run("b", s, f) for s, f in enumerate([0.2, 0.2, 0.1])),
+        run("a", 0, 5.0, "levy10"),  # no runs of b: left out
+    ]
+    lines = pair_lines(records, "a", "b", ["branin", "levy10"])
+    assert "| branin | -0.699 | -0.699 | 1 / 1 / 1 |" in lines  # log10 of the medians, 0.2
+    assert not any("levy10" in line for line in lines)
+    assert lines[-1].endswith(
+        "seeds 1 won / 1 lost / 1 tied; better median on 0.5 of 1 problems (50 %, ties half)."
+    )
+    assert pair_lines(records, "a", "c", ["branin"]) == ["no problem has runs of both a and c"]

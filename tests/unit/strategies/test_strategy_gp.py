@@ -238,3 +238,22 @@ def test_matern_kernel_option():
     assert type(fit_gp(X, Y)[0].covar_module).__name__ == "RBFKernel"
     with pytest.raises(ValueError, match="kernel"):
         GP({"kernel": "linear"})
+
+
+def test_sample_around_best_option_reaches_the_start_points(monkeypatch):
+    import botorch.optim.initializers as initializers
+
+    calls = []
+    original = initializers.sample_points_around_best
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("n_discrete_points"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(initializers, "sample_points_around_best", counted)
+    snapshot = make_snapshot(BOX_2D, 15, bowl)
+    GP().suggest(snapshot, 1, None)
+    assert calls == []
+    proposal = GP({"sample_around_best": True}).suggest(snapshot, 1, None)
+    assert calls and proposal.strategies == ["gp"]
+    assert np.linalg.norm(cube(snapshot, proposal.points)[0] - OPTIMUM) < 0.15
