@@ -36,7 +36,7 @@ import math
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -143,6 +143,11 @@ class ModelBasedConfig(StrategyConfig):
         description="For one objective without constraints, pending points or noise, "
         "maximize analytic log expected improvement over the best observed value instead "
         "of the MC noisy version.",
+    )
+    ei_incumbent: Literal["observed", "posterior_mean"] = Field(
+        default="observed",
+        description="What analytic log-EI improves on: the best observed value, or the best "
+        "posterior mean at the observed points (closer to what the noisy version does).",
     )
     winsorize: bool = Field(
         default=False,
@@ -345,6 +350,7 @@ def build_acquisition(
     X_pending: Tensor | None,
     sampler: SobolQMCNormalSampler,
     analytic_ei: bool = False,
+    ei_incumbent: str = "observed",
 ) -> tuple[AcquisitionFunction, str]:
     """The acquisition function for this study's shape (see the module docstring).
 
@@ -357,6 +363,8 @@ def build_acquisition(
         X_pending: A `p x d` tensor of points out for evaluation, or None.
         sampler: The MC sampler.
         analytic_ei: Allow the analytic `LogExpectedImprovement` where it applies.
+        ei_incumbent: Its `best_f`: the best `observed` value or the best `posterior_mean`
+            at the observed points.
 
     Returns:
         The acquisition function and its class name.
@@ -373,7 +381,7 @@ def build_acquisition(
         common.pop("objective")
         acq = qLogProbabilityOfFeasibility(model, **common)
     elif analytic_ei and analytic_ei_applies(data, snapshot, X_pending):
-        acq = LogExpectedImprovement(model, best_f=data.Y[:, 0].max())
+        acq = LogExpectedImprovement(model, best_f=_incumbent(model, data, ei_incumbent))
     elif m == 1:
         acq = qLogNoisyExpectedImprovement(
             model, X_baseline=X_baseline, prune_baseline=False, **common
@@ -386,6 +394,14 @@ def build_acquisition(
     else:
         acq = qLogNParEGO(model, X_baseline=X_baseline, prune_baseline=True, **common)
     return acq, type(acq).__name__
+
+
+def _incumbent(model: Model, data: TrainingData, kind: str) -> Tensor:
+    """The value analytic EI improves on (see `ModelBasedConfig.ei_incumbent`)."""
+    if kind == "posterior_mean":
+        with torch.no_grad():
+            return model.posterior(data.X).mean[:, 0].max()
+    return data.Y[:, 0].max()
 
 
 class _CubeOptimizer:
@@ -630,6 +646,7 @@ class ModelBasedStrategy(Strategy):
                 pending,
                 sampler,
                 analytic_ei=self.config.analytic_ei,
+                ei_incumbent=self.config.ei_incumbent,
             )
             X = ex.slice_grid(encoder, x_best, j, points)
             mean, std, acq_values = ex.slice_values(fitted.model, acq, X, sign)
@@ -744,6 +761,7 @@ class ModelBasedStrategy(Strategy):
                 pending,
                 sampler,
                 analytic_ei=self.config.analytic_ei,
+                ei_incumbent=self.config.ei_incumbent,
             )
             budget = max(deadline - time.perf_counter(), 0.0) / (n - i)
             X_avoid = torch.cat([taken, *chosen])

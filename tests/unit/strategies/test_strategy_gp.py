@@ -257,3 +257,26 @@ def test_sample_around_best_option_reaches_the_start_points(monkeypatch):
     proposal = GP({"sample_around_best": True}).suggest(snapshot, 1, None)
     assert calls and proposal.strategies == ["gp"]
     assert np.linalg.norm(cube(snapshot, proposal.points)[0] - OPTIMUM) < 0.15
+
+
+def test_ei_incumbent_option():
+    snapshot = make_snapshot(BOX_2D, 15, bowl)
+    proposal = GP({"ei_incumbent": "posterior_mean"}).suggest(snapshot, 1, None)
+    assert proposal.info["acquisition"] == "LogExpectedImprovement"
+    assert np.linalg.norm(cube(snapshot, proposal.points)[0] - OPTIMUM) < 0.15
+    with pytest.raises(ValueError, match="ei_incumbent"):
+        GP({"ei_incumbent": "best"})
+
+
+def test_posterior_mean_incumbent_is_the_models_best_mean():
+    from asktell.strategies._model_based import TrainingData, _incumbent
+
+    torch.manual_seed(0)
+    X = torch.rand(20, 2, dtype=torch.double)
+    Y = -((X - 0.5) ** 2).sum(-1, keepdim=True) + 0.05 * torch.randn(20, 1, dtype=torch.double)
+    data = TrainingData(X, Y, torch.zeros(20, 0, dtype=torch.double), torch.zeros(0, 2))
+    model, _ = fit_gp(X, Y)
+    assert _incumbent(model, data, "observed") == Y.max()
+    expected = model.posterior(X).mean.max()
+    assert torch.isclose(_incumbent(model, data, "posterior_mean"), expected)
+    assert _incumbent(model, data, "posterior_mean") < Y.max()  # the noise is smoothed away
