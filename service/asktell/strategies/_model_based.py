@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.acquisition.analytic import AnalyticAcquisitionFunction, LogExpectedImprovement
+from botorch.acquisition.analytic import AnalyticAcquisitionFunction
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement, qLogProbabilityOfFeasibility
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
@@ -71,6 +71,7 @@ from asktell.strategies._limits import MAX_MODEL_DIM, check_dimension
 from asktell.strategies._outcomes import bilog, winsorize
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
+from asktell.surrogates.cached_gp import CachedLogExpectedImprovement
 from asktell_client.types import Direction
 
 __all__ = [
@@ -381,7 +382,8 @@ def build_acquisition(
         common.pop("objective")
         acq = qLogProbabilityOfFeasibility(model, **common)
     elif analytic_ei and analytic_ei_applies(data, snapshot, X_pending):
-        acq = LogExpectedImprovement(model, best_f=_incumbent(model, data, ei_incumbent))
+        best_f = _incumbent(model, data, ei_incumbent)
+        return CachedLogExpectedImprovement(model, best_f=best_f), "LogExpectedImprovement"
     elif m == 1:
         acq = qLogNoisyExpectedImprovement(
             model, X_baseline=X_baseline, prune_baseline=False, **common

@@ -20,7 +20,7 @@ from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.core.space import SearchSpace
 from asktell.core.states import TrialState
 from asktell.strategies.gp import GP
-from asktell.surrogates.cached_gp import CachedExactGP, can_cache
+from asktell.surrogates.cached_gp import CachedExactGP, CachedLogExpectedImprovement, can_cache
 from asktell.surrogates.gp import fit_gp
 from asktell_client.types import FloatParam, ObjectiveSpec, StudySettings
 
@@ -213,3 +213,24 @@ def test_strategy_suggests_the_same_points_with_and_without(analytic_ei):
         assert "fallback" not in proposal.info
         points.append(np.array([[p[f"x{i}"] for i in range(3)] for p in proposal.points]))
     np.testing.assert_allclose(points[0], points[1], atol=1e-4, rtol=0)
+
+
+def test_lean_log_ei_matches_botorchs(fitted):
+    """Same values and gradients as `LogExpectedImprovement` on the same cached model;
+    a model with several outputs goes through the parent's posterior path."""
+    model, cached, X_train, cat_dims = fitted
+    best_f = X_train.new_tensor(0.5)
+    X = points_like(X_train.shape[-1], (6, 1), cat_dims).requires_grad_(True)
+    if model.num_outputs > 1:
+        assert cached.marginals(X) is None
+        return
+    lean, reference = (
+        CachedLogExpectedImprovement(cached, best_f),
+        LogExpectedImprovement(cached, best_f),
+    )
+    values = [acq(X) for acq in (lean, reference)]
+    torch.testing.assert_close(values[0], values[1], atol=1e-10, rtol=0)
+    grads = [torch.autograd.grad(v.sum(), X)[0] for v in values]
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-10, rtol=0)
+    on_model = CachedLogExpectedImprovement(model, best_f)(X)  # not cached: parent's path
+    torch.testing.assert_close(on_model, values[1], atol=1e-8, rtol=0)
