@@ -2,13 +2,14 @@
 
 For each (n, d): n random points of a smooth test function in [0, 1]^d, then
 - gp cold: the first ask, with no strategy state (hyperparameters fit from scratch);
-- gp warm: the median of the next four asks, each told and carrying the previous ask's
-  state (a running study);
+- gp warm: the mean of the next `--asks` - 1 asks, each told and carrying the previous
+  ask's state (a running study), so the asks that refit the hyperparameters count at
+  the rate they happen;
 - optuna cold / warm: `GPSampler` ask on the same trials (added with
-  `study.add_trial`), first ask, then the median of the next four (each told first);
+  `study.add_trial`), first ask, then the mean of the next ones (each told first);
 - ax cold / warm (with `--ax`, needs the `bench-ax` extra): Ax's `Client` with its
-  default generation strategy, the same trials attached, first ask, then the median of
-  the next four.
+  default generation strategy, the same trials attached, first ask, then the mean of
+  the next ones.
 CUDA columns appear when torch sees a GPU. Times are wall-clock seconds.
 
     python bench/gp_latency.py --quick
@@ -60,20 +61,20 @@ def snapshot(X: np.ndarray) -> StudySnapshot:
     )
 
 
-ASKS = 5  # sequential ask → tell per method and (n, d); "warm" is the median of asks 2..5
+ASKS = 10  # sequential ask → tell per method and (n, d); "warm" is the mean of asks 2..ASKS
 
 
 def cold_and_warm(times: list[float]) -> tuple[float, float]:
-    return times[0], float(np.median(times[1:]))
+    return times[0], float(np.mean(times[1:]))
 
 
-def time_gp(X: np.ndarray, device: str) -> tuple[float, float]:
+def time_gp(X: np.ndarray, device: str, asks: int = ASKS) -> tuple[float, float]:
     """First ask without strategy state, then asks that carry the previous ask's state."""
     gp = GP(device=device)
     d = X.shape[1]
     X = X.copy()
     state, times = None, []
-    for _ in range(ASKS):
+    for _ in range(asks):
         t = time.perf_counter()
         proposal = gp.suggest(snapshot(X), 1, state)
         times.append(time.perf_counter() - t)
@@ -83,7 +84,7 @@ def time_gp(X: np.ndarray, device: str) -> tuple[float, float]:
     return cold_and_warm(times)
 
 
-def time_optuna(X: np.ndarray) -> tuple[float, float] | None:
+def time_optuna(X: np.ndarray, asks: int = ASKS) -> tuple[float, float] | None:
     try:
         import optuna
     except ImportError:
@@ -98,7 +99,7 @@ def time_optuna(X: np.ndarray) -> tuple[float, float] | None:
             optuna.trial.create_trial(params=params, distributions=dists, value=objective(x))
         )
     times = []
-    for _ in range(ASKS):
+    for _ in range(asks):
         t = time.perf_counter()
         trial = study.ask(dists)
         times.append(time.perf_counter() - t)
@@ -106,7 +107,7 @@ def time_optuna(X: np.ndarray) -> tuple[float, float] | None:
     return cold_and_warm(times)
 
 
-def time_ax(X: np.ndarray) -> tuple[float, float]:
+def time_ax(X: np.ndarray, asks: int = ASKS) -> tuple[float, float]:
     """Ax's first ask after the trials are attached may come from its centre/Sobol nodes;
     the later ones come from BoTorch."""
     import logging
@@ -125,7 +126,7 @@ def time_ax(X: np.ndarray) -> tuple[float, float]:
         index = client.attach_trial({f"x{i}": float(v) for i, v in enumerate(x)})
         client.complete_trial(index, raw_data={"value": objective(x)})
     times = []
-    for _ in range(ASKS):
+    for _ in range(asks):
         t = time.perf_counter()
         index, params = next(iter(client.get_next_trials(max_trials=1).items()))
         times.append(time.perf_counter() - t)
@@ -141,7 +142,9 @@ def main() -> None:
     parser.add_argument("--d", type=int, nargs="*", help="dimensions")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--ax", action="store_true", help="also time Ax (bench-ax extra)")
+    parser.add_argument("--asks", type=int, default=ASKS, help="asks per method and (n, d)")
     args = parser.parse_args()
+    asks = max(2, args.asks)
     grid = QUICK if args.quick else FULL
     sizes, dims = args.n or grid["n"], args.d or grid["d"]
     torch.set_num_threads(args.threads)
@@ -154,11 +157,11 @@ def main() -> None:
     for d in dims:
         for n in sizes:
             X = np.random.default_rng(n * 100 + d).random((n, d))
-            row = [n, d, *time_gp(X, "cpu")]
-            row += list(time_optuna(X) or (float("nan"), float("nan")))
-            row += list(time_ax(X)) if args.ax else []
+            row = [n, d, *time_gp(X, "cpu", asks)]
+            row += list(time_optuna(X, asks) or (float("nan"), float("nan")))
+            row += list(time_ax(X, asks)) if args.ax else []
             if cuda:
-                row += list(time_gp(X, "cuda"))
+                row += list(time_gp(X, "cuda", asks))
             cells = [f"{v:>12}" if isinstance(v, int) else f"{v:>12.3f}" for v in row]
             print(" | ".join(cells), flush=True)
 
