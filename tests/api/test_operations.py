@@ -137,6 +137,8 @@ def test_strategies_listing(http):
 def test_metrics_and_health(http, make_study):
     sid = make_study()["id"]
     http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1})
+    told = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}).json()["trials"][0]
+    assert http.post(f"/v1/trials/{told['id']}:tell", json={"values": {"value": 1.0}}).is_success
     assert http.get("/healthz").json() == {"status": "ok"}
     assert http.get("/readyz").json() == {"status": "ready"}
     text = http.get("/metrics").text
@@ -145,10 +147,14 @@ def test_metrics_and_health(http, make_study):
         "asktell_asks_waiting",
         "asktell_jobs",
         'asktell_trials{state="running"} 1.0',
+        'asktell_trials{state="completed"} 1.0',
         "asktell_suggest_seconds",
     ):
         assert name in text, name
-    assert 'route="/v1/studies/{study_id}/trials:ask"' in text
+    # ask and tell are served by the fast lane, which labels them as FastAPI would
+    assert 'route="/v1/studies/{study_id}/trials:ask",status="200"' in text
+    assert 'route="/v1/trials/{trial_id}:tell",status="200"' in text
+    assert 'route="unmatched"' not in text
 
 
 def _buffer(http, sid):

@@ -17,7 +17,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,9 +39,16 @@ _FORMATS = {
 
 
 @dataclass(frozen=True)
+class _RouteLabel:
+    """What the request timer reads off `scope["route"]`: the FastAPI route's path."""
+
+    path: str
+
+
+@dataclass(frozen=True)
 class _Lane:
     pattern: re.Pattern[str]
-    template: str  # the FastAPI route's path, for metrics labels
+    route: _RouteLabel
     model: type[BaseModel]
     handler: Handler
 
@@ -50,13 +56,13 @@ class _Lane:
 _LANES = (
     _Lane(
         re.compile(r"/v1/studies/(\d{1,19})/trials:ask"),
-        "/v1/studies/{study_id}/trials:ask",
+        _RouteLabel("/v1/studies/{study_id}/trials:ask"),
         AskRequest,
         answer_ask,
     ),
     _Lane(
         re.compile(r"/v1/trials/(\d{1,19}):tell"),
-        "/v1/trials/{trial_id}:tell",
+        _RouteLabel("/v1/trials/{trial_id}:tell"),
         TellRequest,
         answer_tell,
     ),
@@ -68,7 +74,6 @@ class FastLane:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.routes: dict[str, APIRoute] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -97,7 +102,7 @@ class FastLane:
         if caller is None:
             await self.app(scope, _replay(body, receive), send)
             return
-        scope["route"] = self._route(scope, lane.template)
+        scope["route"] = lane.route
         try:
             response = await lane.handler(ctx, caller, ident, request, array_format)
         except AsktellError as exc:
@@ -105,11 +110,6 @@ class FastLane:
         except Exception as exc:  # the lane sits outside FastAPI's last-resort handler
             response = unexpected_error_response(exc)
         await response(scope, receive, send)
-
-    def _route(self, scope: Scope, template: str) -> APIRoute | None:
-        if self.routes is None:
-            self.routes = {r.path: r for r in scope["app"].routes if isinstance(r, APIRoute)}
-        return self.routes.get(template)
 
 
 def _match(path: str) -> tuple[_Lane | None, int]:
