@@ -68,7 +68,7 @@ from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.strategies import _explain as ex
 from asktell.strategies._limits import MAX_MODEL_DIM, check_dimension
-from asktell.strategies._outcomes import bilog, winsorize
+from asktell.strategies._outcomes import bilog, half_rank_warp, power_transform, winsorize
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
 from asktell.surrogates.cached_gp import CachedLogExpectedImprovement
@@ -95,6 +95,7 @@ DTYPE = torch.double
 FALLBACK = "sobol"
 PRESELECT = 4
 PRUNE_SAMPLES = 512
+OBJECTIVE_WARPS = {"yeo-johnson": power_transform, "half-rank": half_rank_warp}
 
 
 class ModelBasedConfig(StrategyConfig):
@@ -154,6 +155,12 @@ class ModelBasedConfig(StrategyConfig):
         default=False,
         description="Fit on objectives winsorized from below at Tukey's fence, as Ax does "
         "(see `_outcomes`).",
+    )
+    objective_warp: Literal["none", "yeo-johnson", "half-rank"] = Field(
+        default="none",
+        description="Warp the objective of a one-objective study before the fit: a "
+        "Yeo-Johnson power transform as HEBO does, or OSS Vizier's half-rank and log "
+        "warp (see `_outcomes`).",
     )
     bilog_constraints: bool = Field(
         default=True,
@@ -701,6 +708,9 @@ class ModelBasedStrategy(Strategy):
         """`data` with the outcome transforms of the config applied (see `_outcomes`)."""
         if self.config.winsorize:
             data = replace(data, Y=winsorize(data.Y, signed_thresholds(snapshot)))
+        warp = OBJECTIVE_WARPS.get(self.config.objective_warp)
+        if warp is not None and data.Y.shape[-1] == 1:
+            data = replace(data, Y=warp(data.Y))
         if self.config.bilog_constraints:
             data = replace(data, C=bilog(data.C))
         return data

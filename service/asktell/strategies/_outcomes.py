@@ -6,6 +6,14 @@
   corners, a crashed run's sentinel) do not set the GP's scale. With an
   objective threshold (a hypervolume reference), the fence is taken below
   `min(q1, threshold)` so that no point is lifted past the reference.
+- The objective of a one-objective study can be warped (option `objective_warp`):
+  `yeo-johnson` standardizes it and applies a Yeo-Johnson power transform with the
+  exponent fitted by maximum likelihood (scipy), as HEBO does; `half-rank` follows
+  OSS Vizier's default output warping: the values below the median are replaced by
+  normal quantiles of their ranks, scaled by the spread of the good half (so the
+  bad tail neither sets the scale nor carries its outliers), then a log warp
+  stretches the differences among the best values. Both maps are increasing, so
+  the best point and the order of the values stay.
 - Constraint slacks (`<= 0` feasible) go through `sign(s) log(1 + |s|)`, Ax's
   `BilogY` around the bound: the sign, and with it feasibility, is unchanged,
   values near the boundary are spread out and far ones compressed.
@@ -19,10 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+from scipy import stats
 from torch import Tensor
 
-__all__ = ["bilog", "winsorize"]
+__all__ = ["bilog", "half_rank_warp", "power_transform", "winsorize"]
 
 
 def winsorize(Y: Tensor, thresholds: Sequence[float | None] | None = None) -> Tensor:
@@ -50,3 +60,61 @@ def winsorize(Y: Tensor, thresholds: Sequence[float | None] | None = None) -> Te
 def bilog(C: Tensor) -> Tensor:
     """`sign(C) log(1 + |C|)`, elementwise."""
     return torch.sign(C) * torch.log1p(C.abs())
+
+
+def power_transform(Y: Tensor) -> Tensor:
+    """`Y` (`n x m`) with each column standardized, then Yeo-Johnson transformed.
+
+    A column with under 4 values, no spread, or a fit that is not finite is left as it is.
+    """
+    if Y.shape[0] < 4:
+        return Y
+    out = Y.clone()
+    for j in range(Y.shape[-1]):
+        y = Y[:, j].detach().cpu().numpy().astype(np.float64)
+        std = y.std()
+        if not std > 0:
+            continue
+        with np.errstate(all="ignore"):
+            z, _ = stats.yeojohnson((y - y.mean()) / std)
+        if np.isfinite(z).all() and z.max() > z.min():
+            out[:, j] = torch.as_tensor(z, dtype=Y.dtype, device=Y.device)
+    return out
+
+
+def half_rank_warp(Y: Tensor, log_offset: float = 1.5) -> Tensor:
+    """`Y` (`n x m`, larger is better) with each column half-rank and log warped.
+
+    The good half (at or above the median) keeps its values. A value below the median
+    with dense rank `r` among the distinct values (1 = worst) becomes
+    `median + s * Phi^-1(0.5 (r - 0.5) / k)`, where `k` counts the distinct values
+    below the median (plus 0.5 if the median is one of them) and `s` is the root mean
+    square distance of the good half from the median. Then each value `y` becomes
+    `0.5 - log1p((max - y) / range * (log_offset - 1)) / log(log_offset)`. A column
+    with under 4 values or no spread is left as it is.
+    """
+    if Y.shape[0] < 4:
+        return Y
+    out = Y.clone()
+    for j in range(Y.shape[-1]):
+        y = Y[:, j].detach().cpu().numpy().astype(np.float64)
+        if not y.max() > y.min():
+            continue
+        median = float(np.median(y))
+        distinct = np.unique(y)
+        below = int(distinct.searchsorted(median, "left"))
+        k = below + 0.5 * float(distinct[below] == median)
+        good = distinct[distinct >= median]
+        spread = float(np.sqrt(np.mean((good - median) ** 2)))
+        if not spread > 0:
+            spread = float(np.sqrt(np.mean((distinct - median) ** 2)))
+        warped = y.copy()
+        bad = y < median
+        if bad.any() and k > 0:
+            rank = distinct.searchsorted(y[bad], "left") + 1.0
+            warped[bad] = median + spread * stats.norm.ppf(0.5 * (rank - 0.5) / k)
+        top, span = warped.max(), warped.max() - warped.min()
+        warped = 0.5 - np.log1p((top - warped) / span * (log_offset - 1)) / np.log(log_offset)
+        if np.isfinite(warped).all():
+            out[:, j] = torch.as_tensor(warped, dtype=Y.dtype, device=Y.device)
+    return out

@@ -1,11 +1,12 @@
-"""Outcome transforms before the fit: winsorized objectives, bilog constraint slacks."""
+"""Outcome transforms before the fit: winsorized or warped objectives, bilog constraint slacks."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from strategy_cases import BOX_2D, make_snapshot
 
-from asktell.strategies._outcomes import bilog, winsorize
+from asktell.strategies._outcomes import bilog, half_rank_warp, power_transform, winsorize
 from asktell.strategies.gp import GP
 from asktell_client.types import ConstraintSpec, Direction, ObjectiveSpec
 
@@ -35,6 +36,36 @@ def test_winsorize_leaves_small_or_degenerate_columns_alone():
     assert torch.equal(winsorize(few), few)
     flat = torch.tensor([[1.0]] * 6 + [[-5.0]], dtype=torch.double)  # the fence is 1.0
     assert torch.equal(winsorize(flat), flat)
+
+
+SKEWED = -torch.tensor(
+    [[1e-3], [0.5], [0.7], [2.0], [3.0], [10.0], [100.0], [1e4]], dtype=torch.double
+)  # larger is better: a few good values and a far bad tail
+
+
+@pytest.mark.parametrize("warp", [half_rank_warp, power_transform])
+def test_objective_warps_keep_the_order_and_spread_the_good_values(warp):
+    out = warp(SKEWED)
+    assert bool((out[:, 0].diff() < 0).all())  # strictly increasing map
+    share = lambda y: float((y[0] - y[2]) / (y.max() - y.min()))  # noqa: E731
+    assert share(out[:, 0]) > 10 * share(SKEWED[:, 0])  # best vs third best, of the range
+
+
+@pytest.mark.parametrize("warp", [half_rank_warp, power_transform])
+def test_objective_warps_leave_small_or_flat_columns_alone(warp):
+    few = torch.tensor([[0.0], [1.0], [-1e9]], dtype=torch.double)
+    assert torch.equal(warp(few), few)
+    flat = torch.ones(6, 1, dtype=torch.double)
+    assert torch.equal(warp(flat), flat)
+
+
+def test_half_rank_warp_keeps_the_good_half_and_ranks_the_bad_half():
+    y = torch.tensor([[5.0], [4.0], [3.0], [2.0], [1.0], [0.0], [-1e6]], dtype=torch.double)
+    out = half_rank_warp(y, log_offset=1.0 + 1e-9)[:, 0]  # an offset near 1: almost no log warp
+    affine = (out[:4] - out[3]) / (out[0] - out[3])  # the good half, median 2, up to scale
+    assert torch.allclose(affine, torch.tensor([1.0, 2 / 3, 1 / 3, 0.0]).to(out), atol=1e-6)
+    gap = float(out[0] - out[3])
+    assert float(out[3] - out[-1]) < 3 * gap  # the -1e6 outlier is a low rank, not a far value
 
 
 def test_bilog_keeps_sign_and_order():
@@ -79,6 +110,17 @@ def test_pipeline_fits_on_transformed_outcomes_as_configured():
     assert torch.equal(robust.seen.Y.max(), plain.seen.Y.max())
     assert torch.equal(robust.seen.feasible, plain.seen.feasible)
     assert torch.allclose(robust.seen.C, bilog(plain.seen.C))
+
+
+@pytest.mark.parametrize("warp", ["half-rank", "yeo-johnson"])
+def test_pipeline_warps_the_objective_when_asked(warp):
+    snapshot = make_snapshot(BOX_2D, 30, _outlier)
+    plain, warped = _Recording(), _Recording({"objective_warp": warp})
+    plain.suggest(snapshot, 1, None)
+    proposal = warped.suggest(snapshot, 1, None)
+    assert proposal.strategies == ["gp"]
+    assert int(warped.seen.Y.argmax()) == int(plain.seen.Y.argmax())
+    assert float(warped.seen.Y.max() - warped.seen.Y.min()) < 10  # the outlier no longer sets it
 
 
 def test_surrogate_scoring_fits_on_the_candidates_transformed_outcomes():
