@@ -5,9 +5,13 @@ candidate surrogate is fit on the completed trials before it and scored by
 the log density of that trial's objective values under its predictive
 distribution (Gaussian with the model's predictive mean and variance,
 observation noise included). The fits see the candidate's outcome transforms
-(`ModelBasedStrategy.fit_outcomes`), as its asks would; the scored values are
-the raw ones. A candidate's score is the mean over the window; a fit that
-fails scores `None` and is never chosen.
+(`ModelBasedStrategy.fit_outcomes`), as its asks would, and the held-out value
+is scored in the same transformed units: the transforms are computed on the
+prefix together with the held-out trial (which they see, as every candidate
+does), the fit uses the prefix rows only. Candidates with the same outcome
+options (the defaults) are scored on the same values; without an objective
+warp or winsorizing those are the raw ones. A candidate's score is the mean
+over the window; a fit that fails scores `None` and is never chosen.
 """
 
 from __future__ import annotations
@@ -60,14 +64,15 @@ def prequential_scores(
         total = 0.0
         try:
             for j in held_out:
-                prefix = replace(data, X=data.X[:j], Y=data.Y[:j], C=data.C[:j])
-                prefix = strategy.fit_outcomes(prefix, snapshot)
+                upto = replace(data, X=data.X[: j + 1], Y=data.Y[: j + 1], C=data.C[: j + 1])
+                upto = strategy.fit_outcomes(upto, snapshot)
+                prefix = replace(upto, X=upto.X[:j], Y=upto.Y[:j], C=upto.C[:j])
                 with manual_seed(ask_seed(snapshot) + j), strategy.context():
                     fitted = strategy.fit(
                         prefix, cat_dims=cat_dims, noisy=snapshot.settings.noisy, state=None
                     )
                     mean, var = predict(fitted.model, data.X[j : j + 1])
-                total += _log_density(data.Y[j, :m], mean[0, :m], var[0, :m])
+                total += _log_density(upto.Y[j, :m], mean[0, :m], var[0, :m])
             scores[name] = round(total / len(held_out), 6)
         except Exception:  # a failing candidate is not chosen, the ask goes on
             logger.warning("surrogate %s failed while scoring", name, exc_info=True)

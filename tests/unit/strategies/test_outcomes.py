@@ -134,3 +134,18 @@ def test_surrogate_scoring_fits_on_the_candidates_transformed_outcomes():
     assert scores["gp"] is not None
     slack = torch.tensor([[t.values["load"] - 0.5] for t in snapshot.completed[:7]])
     assert torch.allclose(candidate.seen.C, bilog(slack.to(candidate.seen.C)))
+
+
+def test_surrogate_scoring_warps_the_held_out_value_with_its_prefix():
+    from asktell.core.encoding import SpaceEncoder
+    from asktell.strategies._model_based import training_data
+    from asktell.strategies.bnn_selection import prequential_scores
+
+    snapshot = make_snapshot(BOX_2D, 8, _outlier)
+    warped, plain = _Recording({"objective_warp": "yeo-johnson"}), _Recording()
+    scores = prequential_scores(snapshot, {"warped": warped, "plain": plain}, window=1)
+    Y = training_data(snapshot, SpaceEncoder(snapshot.space)).Y
+    assert torch.allclose(warped.seen.Y, power_transform(Y)[:7].to(warped.seen.Y))
+    assert torch.equal(plain.seen.Y, Y[:7].to(plain.seen.Y))
+    assert scores["warped"] is not None and scores["plain"] is not None
+    assert scores["warped"] != scores["plain"]
