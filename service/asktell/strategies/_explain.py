@@ -9,6 +9,7 @@ first objective's own units and direction.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,16 +69,49 @@ def slice_grid(encoder: SpaceEncoder, x_best: Tensor, j: int, points: int) -> Te
 
 @torch.no_grad()
 def slice_values(
-    model: Model, acq: AcquisitionFunction, X: Tensor, sign: float
+    model: Model,
+    acq: AcquisitionFunction,
+    X: Tensor,
+    sign: float,
+    unwarp: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[list, list, list]:
-    """Posterior mean and std of the first output (times `sign`) and acquisition values."""
+    """Posterior mean and std of the first output (times `sign`) and acquisition values.
+
+    With `unwarp` (the inverse of an increasing outcome warp), the mean is the unwarped
+    posterior mean and the std half the width of the unwarped mean +- one std band.
+    """
     means, stds, acqs = [], [], []
     for chunk in X.split(CHUNK):
         posterior = model.posterior(chunk)
-        means.append(posterior.mean[..., 0].reshape(-1) * sign)
-        stds.append(posterior.variance[..., 0].reshape(-1).clamp_min(0).sqrt())
+        mean = posterior.mean[..., 0].reshape(-1)
+        std = posterior.variance[..., 0].reshape(-1).clamp_min(0).sqrt()
+        if unwarp is not None:
+            mean, std = unwarp(mean), (unwarp(mean + std) - unwarp(mean - std)) / 2
+        means.append(mean * sign)
+        stds.append(std)
         acqs.append(acq(chunk.unsqueeze(-2)).reshape(-1))
     return tuple(_floats(torch.cat(v)) for v in (means, stds, acqs))  # type: ignore[return-value]
+
+
+def monotone_inverse(warped: Tensor, raw: Tensor) -> Callable[[Tensor], Tensor] | None:
+    """The inverse of an increasing map known at points (`raw` -> `warped`, both `n`):
+    piecewise linear between them, linear beyond the ends; None when the map is the
+    identity there or has fewer than two distinct points."""
+    if torch.equal(warped, raw):
+        return None
+    order = torch.argsort(warped)
+    xs, ys = warped[order], raw[order]
+    keep = torch.cat([torch.tensor([True], device=xs.device), xs.diff() > 0])
+    xs, ys = xs[keep], ys[keep]
+    if len(xs) < 2:
+        return None
+
+    def inverse(w: Tensor) -> Tensor:
+        i = torch.searchsorted(xs, w.contiguous()).clamp(1, len(xs) - 1)
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+        return y0 + (w - x0) * (y1 - y0) / (x1 - x0)
+
+    return inverse
 
 
 def _floats(t: Tensor) -> list[float | None]:

@@ -207,6 +207,7 @@ class _Prepared:
     fit_data: TrainingData
     info: dict[str, Any]
     reason: str | None
+    fit_raw_Y: Tensor | None = None  # `fit_data`'s objectives before the outcome transforms
 
 
 @dataclass
@@ -621,7 +622,8 @@ class ModelBasedStrategy(Strategy):
         """The surrogate along `param` through the best completed point (see `_explain`).
 
         Returns the swept values `x`, the first objective's posterior `mean` and `std` (its
-        own units and direction), the `acquisition` values an ask would maximize there
+        own units and direction; under an outcome warp, unwarped: see
+        `_explain.slice_values`), the `acquisition` values an ask would maximize there
         (pending points included), the `best` point and the `observed` trials nearest the
         slice; or `{"error": reason}` when there is no model to show.
         """
@@ -658,7 +660,8 @@ class ModelBasedStrategy(Strategy):
                 ei_incumbent=self.config.ei_incumbent,
             )
             X = ex.slice_grid(encoder, x_best, j, points)
-            mean, std, acq_values = ex.slice_values(fitted.model, acq, X, sign)
+            unwarp = ex.monotone_inverse(prep.fit_data.Y[:, 0], prep.fit_raw_Y[:, 0])
+            mean, std, acq_values = ex.slice_values(fitted.model, acq, X, sign, unwarp)
         y = sign * data.Y[:, 0].cpu().numpy()
         return {
             "param": param,
@@ -702,7 +705,8 @@ class ModelBasedStrategy(Strategy):
             info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
             fit_data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
         info["n_fit"] = len(keep)
-        return _Prepared(encoder, seed, data, self.fit_outcomes(fit_data, snapshot), info, None)
+        fitted = self.fit_outcomes(fit_data, snapshot)
+        return _Prepared(encoder, seed, data, fitted, info, None, fit_raw_Y=fit_data.Y)
 
     def fit_outcomes(self, data: TrainingData, snapshot: StudySnapshot) -> TrainingData:
         """`data` with the outcome transforms of the config applied (see `_outcomes`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from strategy_cases import BOX_2D, MIXED_SPACE, make_snapshot, quadratic, with_pending
 
 from asktell.strategies.gp import GP
@@ -15,9 +16,10 @@ def bowl(p):
     return {"value": float((p["x"] - 0.3) ** 2 + (p["y"] - 0.7) ** 2)}
 
 
-def test_slice_through_the_best_point_in_original_units():
+@pytest.mark.parametrize("warp", ["none", "yeo-johnson", "half-rank"])
+def test_slice_through_the_best_point_in_original_units(warp):
     snapshot = make_snapshot(BOX_2D, 12, bowl)
-    out = GP().explain(snapshot, "x", None, points=33)
+    out = GP({"objective_warp": warp}).explain(snapshot, "x", None, points=33)
     assert "error" not in out, out
     assert out["type"] == "float" and out["log"] is False
     assert out["direction"] == "minimize"
