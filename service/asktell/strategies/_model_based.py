@@ -1,7 +1,8 @@
 """The pipeline every model-based strategy shares.
 
-encode trials → transform outcomes (see `_outcomes`: constraint slacks through bilog
-by default, objectives winsorized on request) → fit a surrogate (a BoTorch `Model`) →
+encode trials → transform outcomes (see `_outcomes`: by default, the objective of a
+one-objective study through a Yeo-Johnson warp and constraint slacks through bilog;
+objectives winsorized on request) → fit a surrogate (a BoTorch `Model`) →
 build an acquisition function that sees the pending points → optimize it in the unit
 cube → snap discrete dimensions → decode. A subclass supplies `fit` (and, if it needs
 solver settings, `context`); everything else is shared.
@@ -157,10 +158,10 @@ class ModelBasedConfig(StrategyConfig):
         "(see `_outcomes`).",
     )
     objective_warp: Literal["none", "yeo-johnson", "half-rank"] = Field(
-        default="none",
+        default="yeo-johnson",
         description="Warp the objective of a one-objective study before the fit: a "
-        "Yeo-Johnson power transform as HEBO does, or OSS Vizier's half-rank and log "
-        "warp (see `_outcomes`).",
+        "Yeo-Johnson power transform as HEBO does (the default), OSS Vizier's half-rank "
+        "and log warp, or none (see `_outcomes`).",
     )
     bilog_constraints: bool = Field(
         default=True,

@@ -100,8 +100,8 @@ def test_pipeline_fits_on_transformed_outcomes_as_configured():
     )
     raw = [t.values["value"] for t in snapshot.completed]
     assert max(raw) > 1e5  # the draw has an outlier to clip
-    plain = _Recording({"bilog_constraints": False})
-    robust = _Recording({"winsorize": True})  # constraint slacks go through bilog by default
+    plain = _Recording({"bilog_constraints": False, "objective_warp": "none"})
+    robust = _Recording({"winsorize": True, "objective_warp": "none"})  # bilog is a default
     plain.suggest(snapshot, 1, None)
     proposal = robust.suggest(snapshot, 1, None)
     assert proposal.strategies == ["gp"]
@@ -115,7 +115,7 @@ def test_pipeline_fits_on_transformed_outcomes_as_configured():
 @pytest.mark.parametrize("warp", ["half-rank", "yeo-johnson"])
 def test_pipeline_warps_the_objective_when_asked(warp):
     snapshot = make_snapshot(BOX_2D, 30, _outlier)
-    plain, warped = _Recording(), _Recording({"objective_warp": warp})
+    plain, warped = _Recording({"objective_warp": "none"}), _Recording({"objective_warp": warp})
     plain.suggest(snapshot, 1, None)
     proposal = warped.suggest(snapshot, 1, None)
     assert proposal.strategies == ["gp"]
@@ -142,7 +142,7 @@ def test_surrogate_scoring_warps_the_held_out_value_with_its_prefix():
     from asktell.strategies.bnn_selection import prequential_scores
 
     snapshot = make_snapshot(BOX_2D, 8, _outlier)
-    warped, plain = _Recording({"objective_warp": "yeo-johnson"}), _Recording()
+    warped, plain = _Recording(), _Recording({"objective_warp": "none"})  # the default warps
     scores = prequential_scores(snapshot, {"warped": warped, "plain": plain}, window=1)
     Y = training_data(snapshot, SpaceEncoder(snapshot.space)).Y
     assert torch.allclose(warped.seen.Y, power_transform(Y)[:7].to(warped.seen.Y))
