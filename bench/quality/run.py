@@ -61,6 +61,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--seeds", type=int, help=f"seeds 0..N-1 (default {FULL_SEEDS}, quick 3)")
     ap.add_argument(
+        "--first-seed", type=int, default=0, help="start the seeds here (a held-out set: 5)"
+    )
+    ap.add_argument(
         "--problems", nargs="+", help="names, groups or shell patterns (e.g. 'bbob-*-d2' hpo)"
     )
     ap.add_argument("--via-http", action="store_true", help="asktell through `asktell serve`")
@@ -157,7 +160,8 @@ def _header(args, strategies, baselines, skipped, seeds, workers, wall, load) ->
         f"- Versions: {_versions()}.",
         f"- asktell strategies ({mode}): {', '.join(strategies) or 'none'}; "
         f"baselines: {', '.join(baselines) or 'none'}.",
-        f"- Seeds 0..{seeds - 1}; every method evaluates sequentially (q=1); BBOB seed k "
+        f"- Seeds {args.first_seed}..{args.first_seed + seeds - 1}; every method evaluates "
+        "sequentially (q=1); BBOB seed k "
         f"uses instance k+1. Budgets: {budgets}.",
         "- Loss: log10 simple regret (floored at 1e-8); constrained: best feasible value "
         "(`none` = no feasible point, ranked last); multi-objective: hypervolume "
@@ -220,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for p in problems
             for m in methods
             if method_by_name(m).supports(PROBLEMS[p])
-            for s in range(seeds)
+            for s in range(args.first_seed, args.first_seed + seeds)
         ]
         todo = [j for j in jobs if j.key() not in done and not args.report_only]
         records: list[RunRecord] = [done[j.key()] for j in jobs if j.key() in done]

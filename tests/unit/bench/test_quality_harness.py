@@ -75,6 +75,15 @@ def test_cli_writes_report(tmp_path):
     assert "Win rate" in report and "| asktell:random |" in report
 
 
+def test_first_seed_runs_a_held_out_set(tmp_path):
+    args = ["--problems", "branin", "--seeds", "2", "--first-seed", "5", "--strategies", "random"]
+    args += ["--baselines", "--budget", str(BUDGET), "--out", str(tmp_path), "--no-plots"]
+    assert main(args) == 0
+    lines = (tmp_path / "quality_runs.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["seed"] for line in lines) == [5, 6]
+    assert "Seeds 5..6" in (tmp_path / "quality.md").read_text()
+
+
 def test_strategy_options_and_included_runs(tmp_path):
     spec = 'auto{"init_trials": 6, "center_first": false}'  # Sobol points only
     common = ["--problems", "branin", "--seeds", "1", "--baselines", "--budget", str(BUDGET)]
