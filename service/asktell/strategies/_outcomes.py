@@ -18,9 +18,10 @@
   `BilogY` around the bound: the sign, and with it feasibility, is unchanged,
   values near the boundary are spread out and far ones compressed.
 
-The best value, the order of the values above the fence and every point's
-feasibility are kept, so improvement baselines, `best_f` and feasibility
-checks read the same from transformed data.
+The order of the values above the fence, which point is best, and every point's
+feasibility are kept, so improvement baselines and feasibility checks read the
+same from transformed data; `best_f` is read from the transformed values, in the
+units the model was fit in (a warp changes them; winsorizing does not).
 """
 
 from __future__ import annotations
