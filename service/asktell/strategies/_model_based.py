@@ -69,7 +69,7 @@ from asktell.core.encoding import SpaceEncoder
 from asktell.core.snapshots import StudySnapshot, TrialRecord
 from asktell.strategies import _explain as ex
 from asktell.strategies._limits import MAX_MODEL_DIM, check_dimension
-from asktell.strategies._outcomes import bilog, half_rank_warp, power_transform, winsorize
+from asktell.strategies._outcomes import OBJECTIVE_WARPS, bilog, winsorize
 from asktell.strategies.base import Proposal, Strategy, StrategyConfig
 from asktell.strategies.sobol import sobol_points
 from asktell.surrogates.cached_gp import CachedLogExpectedImprovement
@@ -96,7 +96,6 @@ DTYPE = torch.double
 FALLBACK = "sobol"
 PRESELECT = 4
 PRUNE_SAMPLES = 512
-OBJECTIVE_WARPS = {"yeo-johnson": power_transform, "half-rank": half_rank_warp}
 
 
 class ModelBasedConfig(StrategyConfig):
@@ -206,9 +205,9 @@ class _Prepared:
     seed: int
     data: TrainingData
     fit_data: TrainingData
+    fit_raw_Y: Tensor  # `fit_data`'s objectives before the outcome transforms
     info: dict[str, Any]
     reason: str | None
-    fit_raw_Y: Tensor | None = None  # `fit_data`'s objectives before the outcome transforms
 
 
 @dataclass
@@ -699,15 +698,15 @@ class ModelBasedStrategy(Strategy):
         info: dict[str, Any] = {"n_completed": int(data.X.shape[0])}
         reason = too_little_data(data, encoder, self.config.min_completed)
         if reason:
-            return _Prepared(encoder, seed, data, data, info, reason)
+            return _Prepared(encoder, seed, data, data, data.Y, info, reason)
         keep = select_history(data, self.config.max_history, seed)
         fit_data = data
         if len(keep) < data.X.shape[0]:
             info["subsampled"] = f"fit on {len(keep)} of {data.X.shape[0]} completed trials"
             fit_data = replace(data, X=data.X[keep], Y=data.Y[keep], C=data.C[keep])
         info["n_fit"] = len(keep)
-        fitted = self.fit_outcomes(fit_data, snapshot)
-        return _Prepared(encoder, seed, data, fitted, info, None, fit_raw_Y=fit_data.Y)
+        transformed = self.fit_outcomes(fit_data, snapshot)
+        return _Prepared(encoder, seed, data, transformed, fit_data.Y, info, None)
 
     def fit_outcomes(self, data: TrainingData, snapshot: StudySnapshot) -> TrainingData:
         """`data` with the outcome transforms of the config applied (see `_outcomes`)."""

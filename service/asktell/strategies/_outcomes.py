@@ -26,14 +26,14 @@ units the model was fit in (a warp changes them; winsorizing does not).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from scipy import stats
 from torch import Tensor
 
-__all__ = ["bilog", "half_rank_warp", "power_transform", "winsorize"]
+__all__ = ["OBJECTIVE_WARPS", "bilog", "half_rank_warp", "winsorize", "yeo_johnson_warp"]
 
 
 def winsorize(Y: Tensor, thresholds: Sequence[float | None] | None = None) -> Tensor:
@@ -63,24 +63,52 @@ def bilog(C: Tensor) -> Tensor:
     return torch.sign(C) * torch.log1p(C.abs())
 
 
-def power_transform(Y: Tensor) -> Tensor:
-    """`Y` (`n x m`) with each column standardized, then Yeo-Johnson transformed.
+def _warp_columns(Y: Tensor, warp: Callable[[np.ndarray], np.ndarray]) -> Tensor:
+    """`Y` (`n x m`) with `warp` applied to each column (float64 numpy in and out).
 
-    A column with under 4 values, no spread, or a fit that is not finite is left as it is.
+    Under 4 rows, a column without spread, or a warp whose result is not finite or has
+    no spread leaves the column as it is.
     """
     if Y.shape[0] < 4:
         return Y
     out = Y.clone()
     for j in range(Y.shape[-1]):
         y = Y[:, j].detach().cpu().numpy().astype(np.float64)
-        std = y.std()
-        if not std > 0:
+        if not y.max() > y.min():
             continue
         with np.errstate(all="ignore"):
-            z, _ = stats.yeojohnson((y - y.mean()) / std)
+            z = warp(y)
         if np.isfinite(z).all() and z.max() > z.min():
             out[:, j] = torch.as_tensor(z, dtype=Y.dtype, device=Y.device)
     return out
+
+
+def _yeo_johnson(y: np.ndarray) -> np.ndarray:
+    return stats.yeojohnson((y - y.mean()) / y.std())[0]
+
+
+def yeo_johnson_warp(Y: Tensor) -> Tensor:
+    """`Y` (`n x m`) with each column standardized, then Yeo-Johnson transformed (the
+    exponent fitted by maximum likelihood); see `_warp_columns` for what is left alone."""
+    return _warp_columns(Y, _yeo_johnson)
+
+
+def _half_rank(y: np.ndarray, log_offset: float) -> np.ndarray:
+    median = float(np.median(y))
+    distinct = np.unique(y)
+    below = int(distinct.searchsorted(median, "left"))
+    k = below + 0.5 * float(distinct[below] == median)
+    good = distinct[distinct >= median]
+    spread = float(np.sqrt(np.mean((good - median) ** 2)))
+    if not spread > 0:
+        spread = float(np.sqrt(np.mean((distinct - median) ** 2)))
+    warped = y.copy()
+    bad = y < median
+    if bad.any() and k > 0:
+        rank = distinct.searchsorted(y[bad], "left") + 1.0
+        warped[bad] = median + spread * stats.norm.ppf(0.5 * (rank - 0.5) / k)
+    top, span = warped.max(), warped.max() - warped.min()
+    return 0.5 - np.log1p((top - warped) / span * (log_offset - 1)) / np.log(log_offset)
 
 
 def half_rank_warp(Y: Tensor, log_offset: float = 1.5) -> Tensor:
@@ -91,31 +119,14 @@ def half_rank_warp(Y: Tensor, log_offset: float = 1.5) -> Tensor:
     `median + s * Phi^-1(0.5 (r - 0.5) / k)`, where `k` counts the distinct values
     below the median (plus 0.5 if the median is one of them) and `s` is the root mean
     square distance of the good half from the median. Then each value `y` becomes
-    `0.5 - log1p((max - y) / range * (log_offset - 1)) / log(log_offset)`. A column
-    with under 4 values or no spread is left as it is.
+    `0.5 - log1p((max - y) / range * (log_offset - 1)) / log(log_offset)`. See
+    `_warp_columns` for what is left alone.
     """
-    if Y.shape[0] < 4:
-        return Y
-    out = Y.clone()
-    for j in range(Y.shape[-1]):
-        y = Y[:, j].detach().cpu().numpy().astype(np.float64)
-        if not y.max() > y.min():
-            continue
-        median = float(np.median(y))
-        distinct = np.unique(y)
-        below = int(distinct.searchsorted(median, "left"))
-        k = below + 0.5 * float(distinct[below] == median)
-        good = distinct[distinct >= median]
-        spread = float(np.sqrt(np.mean((good - median) ** 2)))
-        if not spread > 0:
-            spread = float(np.sqrt(np.mean((distinct - median) ** 2)))
-        warped = y.copy()
-        bad = y < median
-        if bad.any() and k > 0:
-            rank = distinct.searchsorted(y[bad], "left") + 1.0
-            warped[bad] = median + spread * stats.norm.ppf(0.5 * (rank - 0.5) / k)
-        top, span = warped.max(), warped.max() - warped.min()
-        warped = 0.5 - np.log1p((top - warped) / span * (log_offset - 1)) / np.log(log_offset)
-        if np.isfinite(warped).all():
-            out[:, j] = torch.as_tensor(warped, dtype=Y.dtype, device=Y.device)
-    return out
+    return _warp_columns(Y, lambda y: _half_rank(y, log_offset))
+
+
+OBJECTIVE_WARPS: dict[str, Callable[[Tensor], Tensor]] = {
+    "yeo-johnson": yeo_johnson_warp,
+    "half-rank": half_rank_warp,
+}
+"""The `objective_warp` options of model-based strategies, by name (`none` is absent)."""

@@ -6,7 +6,7 @@ import pytest
 import torch
 from strategy_cases import BOX_2D, make_snapshot
 
-from asktell.strategies._outcomes import bilog, half_rank_warp, power_transform, winsorize
+from asktell.strategies._outcomes import bilog, half_rank_warp, winsorize, yeo_johnson_warp
 from asktell.strategies.gp import GP
 from asktell_client.types import ConstraintSpec, Direction, ObjectiveSpec
 
@@ -43,7 +43,7 @@ SKEWED = -torch.tensor(
 )  # larger is better: a few good values and a far bad tail
 
 
-@pytest.mark.parametrize("warp", [half_rank_warp, power_transform])
+@pytest.mark.parametrize("warp", [half_rank_warp, yeo_johnson_warp])
 def test_objective_warps_keep_the_order_and_spread_the_good_values(warp):
     out = warp(SKEWED)
     assert bool((out[:, 0].diff() < 0).all())  # strictly increasing map
@@ -51,7 +51,7 @@ def test_objective_warps_keep_the_order_and_spread_the_good_values(warp):
     assert share(out[:, 0]) > 10 * share(SKEWED[:, 0])  # best vs third best, of the range
 
 
-@pytest.mark.parametrize("warp", [half_rank_warp, power_transform])
+@pytest.mark.parametrize("warp", [half_rank_warp, yeo_johnson_warp])
 def test_objective_warps_leave_small_or_flat_columns_alone(warp):
     few = torch.tensor([[0.0], [1.0], [-1e9]], dtype=torch.double)
     assert torch.equal(warp(few), few)
@@ -145,7 +145,7 @@ def test_surrogate_scoring_warps_the_held_out_value_with_its_prefix():
     warped, plain = _Recording(), _Recording({"objective_warp": "none"})  # the default warps
     scores = prequential_scores(snapshot, {"warped": warped, "plain": plain}, window=1)
     Y = training_data(snapshot, SpaceEncoder(snapshot.space)).Y
-    assert torch.allclose(warped.seen.Y, power_transform(Y)[:7].to(warped.seen.Y))
+    assert torch.allclose(warped.seen.Y, yeo_johnson_warp(Y)[:7].to(warped.seen.Y))
     assert torch.equal(plain.seen.Y, Y[:7].to(plain.seen.Y))
     assert scores["warped"] is not None and scores["plain"] is not None
     assert scores["warped"] != scores["plain"]
