@@ -206,6 +206,8 @@ class Auto(Strategy):
         cfg = self.config
         last = (state or {}).get("surrogate")
         n_done = len(snapshot.completed)
+        if len(cfg.surrogates) == 1:  # nothing to choose between: no scoring round
+            return {"name": cfg.surrogates[0], "scores": {}, "n_completed": n_done}
         if (
             last
             and set(last.get("scores", {})) == set(cfg.surrogates)

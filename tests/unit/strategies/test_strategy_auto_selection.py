@@ -91,3 +91,15 @@ def test_unknown_or_non_model_surrogates_are_rejected():
         validate_strategy("auto", {"surrogates": ["cma-es"]})
     with pytest.raises(InvalidInput):
         validate_strategy("auto", {"surrogates": ["gp", "nope"]})
+
+
+def test_a_single_candidate_is_used_without_scoring(monkeypatch):
+    def no_scoring(snapshot, candidates, window):
+        raise AssertionError("one candidate needs no scoring round")
+
+    monkeypatch.setattr(auto_module, "prequential_scores", no_scoring)
+    options = {"init_trials": 5, "select_surrogate": True, "surrogates": ["ibnn"]}
+    options["surrogate_options"] = {"ibnn": FAST}
+    proposal = Auto(options).suggest(make_snapshot(BOX_2D, 8, bowl), 1, None)
+    assert proposal.strategies == ["ibnn"] and proposal.info["surrogate"] == "ibnn"
+    assert proposal.state["surrogate"] == {"name": "ibnn", "scores": {}, "n_completed": 8}
