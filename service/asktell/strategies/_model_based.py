@@ -602,6 +602,11 @@ class ModelBasedStrategy(Strategy):
         """Settings active while fitting and optimizing (e.g. GPyTorch solver choices)."""
         return contextlib.nullcontext()
 
+    def safer(self) -> ModelBasedStrategy | None:
+        """A more conservative variant that a failed ask is retried with before it falls
+        back to Sobol points (None: no retry)."""
+        return None
+
     def suggest(self, snapshot: StudySnapshot, n: int, state: dict[str, Any] | None) -> Proposal:
         prep = self._prepare(snapshot)
         encoder, info = prep.encoder, prep.info
@@ -612,8 +617,15 @@ class ModelBasedStrategy(Strategy):
             try:
                 return self._suggest(snapshot, encoder, prep.fit_data, n, state, prep.seed, info)
             except Exception as exc:  # a failing model never fails the ask
+                reason = f"{type(exc).__name__}: {exc}"
+                retry = self.safer()
+                if retry is not None:
+                    logger.warning("%s: retrying with safer options", self.name, exc_info=True)
+                    proposal = retry.suggest(snapshot, n, state)
+                    proposal.info["retried"] = reason
+                    return proposal
                 logger.warning("%s: falling back to Sobol points", self.name, exc_info=True)
-                info["fallback"] = f"{type(exc).__name__}: {exc}"
+                info["fallback"] = reason
                 return sobol_fallback(snapshot, encoder, n, info, state)
 
     def explain(

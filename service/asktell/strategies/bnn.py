@@ -172,6 +172,13 @@ class IBNN(_BNNStrategy):
         )
         return self._result(model, info)
 
+    def safer(self) -> IBNN | None:
+        """The plain kernel: learned relevances also scale the kernel's amplitude, and
+        large ones can leave the posterior numerically singular (NaN acquisition values)."""
+        if not self.config.ard:
+            return None
+        return IBNN(self.config.model_copy(update={"ard": False}).model_dump(), self.device)
+
 
 class BNNEnsembleConfig(BNNConfig):
     """Options of `bnn-ensemble`."""

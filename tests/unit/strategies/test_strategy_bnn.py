@@ -227,6 +227,31 @@ def test_ibnn_falls_back_to_the_plain_kernel_when_the_relevance_fit_fails(monkey
     assert not any(isinstance(m, RelevanceScaled) for m in model.modules())
 
 
+def test_ibnn_retries_a_failed_ask_with_the_plain_kernel(monkeypatch):
+    # As when large relevances leave the posterior singular: BoTorch's start sampler
+    # raises on NaN acquisition values. The ask is retried without relevances, not
+    # answered with Sobol points.
+    from asktell.strategies import bnn as bnn_strategies
+
+    kernels = []
+
+    def singular_with_relevances(*args, **kwargs):
+        kernels.append(kwargs["ard"])
+        if kwargs["ard"]:
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        return fit_ibnn(*args, **kwargs)
+
+    monkeypatch.setattr(bnn_strategies, "fit_ibnn", singular_with_relevances)
+    snapshot = make_snapshot(BOX_2D, 8)
+    proposal = IBNN(FAST).suggest(snapshot, 2, None)
+    check_proposal(snapshot, proposal, 2)
+    assert kernels == [True, False]
+    assert proposal.strategies == ["ibnn", "ibnn"] and "fallback" not in proposal.info
+    assert proposal.info["retried"].startswith("RuntimeError: probability tensor")
+    assert proposal.info["ard"] is False
+    assert IBNN({**FAST, "ard": False}).safer() is None
+
+
 @pytest.mark.parametrize(("name", "options"), [("ibnn", FAST), ("bnn-ensemble", ENSEMBLE)])
 def test_candidates_stay_in_the_trust_region_around_the_best_point(name, options):
     snapshot = make_snapshot(BOX_2D, 40, lambda p: {"value": p["x"] + p["y"]})
