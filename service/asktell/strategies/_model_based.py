@@ -140,6 +140,20 @@ class ModelBasedConfig(StrategyConfig):
         ge=0,
         description="Fully discrete spaces up to this size are scored exhaustively.",
     )
+    mixed_restarts: int = Field(
+        default=20,
+        ge=1,
+        le=128,
+        description="Starts of BoTorch's alternating optimizer, used when the discrete "
+        "parameters have too many combinations to enumerate: its discrete neighbour moves "
+        "are local, so it needs more starts than L-BFGS-B (`num_restarts`).",
+    )
+    mixed_raw_samples: int = Field(
+        default=1024,
+        ge=8,
+        le=16384,
+        description="Quasi-random points scored to pick the alternating optimizer's starts.",
+    )
     analytic_ei: bool = Field(
         default=False,
         description="For one objective without constraints, pending points or noise, "
@@ -525,7 +539,8 @@ class _CubeOptimizer:
                 discrete_dims=self.discrete,
                 cat_dims=self.categorical,
                 fixed_features=self.fixed or None,
-                **common,
+                num_restarts=cfg.mixed_restarts,
+                raw_samples=cfg.mixed_raw_samples,
             )
         return X.detach().reshape(1, -1)
 

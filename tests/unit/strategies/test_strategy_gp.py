@@ -70,6 +70,26 @@ def test_mixed_space_uses_categorical_kernel():
     assert proposal.strategies == ["gp", "gp"]
 
 
+def test_the_alternating_optimizer_gets_its_own_starts(monkeypatch):
+    from asktell.strategies import _model_based
+
+    seen = {}
+    real = _model_based.optimize_acqf_mixed_alternating
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_model_based, "optimize_acqf_mixed_alternating", spy)
+    space = [FloatParam(name="x", low=0.0, high=1.0), IntParam(name="k", low=0, high=3000)]
+    snapshot = make_snapshot(space, 10, lambda p: {"value": (p["x"] - 0.5) ** 2 + p["k"] / 3000})
+    options = {"num_restarts": 2, "raw_samples": 64, "mixed_restarts": 3, "mixed_raw_samples": 96}
+    proposal = GP(options).suggest(snapshot, 1, None)
+    check_proposal(snapshot, proposal, 1)
+    assert proposal.info["optimizer"] == "optimize_acqf_mixed_alternating"
+    assert (seen["num_restarts"], seen["raw_samples"]) == (3, 96)
+
+
 def test_ordered_discrete_space_is_enumerated_without_repeats():
     space = [IntParam(name="i", low=0, high=4), IntParam(name="j", low=0, high=2)]
     snapshot = make_snapshot(space, 8, lambda p: {"value": (p["i"] - 2) ** 2 + p["j"]})
