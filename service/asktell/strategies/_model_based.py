@@ -16,7 +16,8 @@ Acquisition, by study shape (all outcomes are maximized, constraint slacks
   over the best observed value instead, which needs no joint posterior over the
   baseline and no MC samples (several times cheaper per evaluation);
 - two to four objectives: `qLogNoisyExpectedHypervolumeImprovement`, with the
-  reference point from the objectives' `threshold`s, else inferred;
+  reference point from the objectives' `threshold`s, else inferred; while no feasible
+  point beats the thresholds, `qLogProbabilityOfFeasibility` of beating them;
 - more: `qLogNParEGO`.
 
 The improvement baseline is the observed points that may still be the best
@@ -304,6 +305,15 @@ def _column(j: int):
     return pick
 
 
+def _short_of(j: int, ref: float):
+    """Constraint form (`<= 0` met) of "output `j` beats `ref`" (maximization signs)."""
+
+    def shortfall(Z: Tensor, X: Tensor | None = None) -> Tensor:
+        return ref - Z[..., j]
+
+    return shortfall
+
+
 def signed_thresholds(snapshot: StudySnapshot) -> list[float | None]:
     """Each objective's threshold in the maximized sign, None where it has none."""
     return [
@@ -412,9 +422,17 @@ def build_acquisition(
         )
     elif m <= 4:
         ref_point = reference_point(snapshot, data.Y, data.feasible)
-        acq = qLogNoisyExpectedHypervolumeImprovement(
-            model, ref_point=ref_point, X_baseline=X_baseline, prune_baseline=False, **common
-        )
+        if not bool((data.Y[data.feasible] > ref_point).all(-1).any()):
+            # No observed point beats the reference point yet, so every hypervolume
+            # improvement is about zero: head for that box first, as for a constraint.
+            beyond = [_short_of(i, float(ref_point[i])) for i in range(m)]
+            common.pop("objective")
+            common["constraints"] = [*(constraints or []), *beyond]
+            acq = qLogProbabilityOfFeasibility(model, **common)
+        else:
+            acq = qLogNoisyExpectedHypervolumeImprovement(
+                model, ref_point=ref_point, X_baseline=X_baseline, prune_baseline=False, **common
+            )
     else:
         acq = qLogNParEGO(model, X_baseline=X_baseline, prune_baseline=True, **common)
     return acq, type(acq).__name__

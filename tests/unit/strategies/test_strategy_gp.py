@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -141,6 +143,28 @@ def test_two_objectives_with_a_constraint():
     )
     proposal = GP().suggest(snapshot, 2, None)
     check_proposal(snapshot, proposal, 2)
+    assert proposal.info["acquisition"] == "qLogNoisyExpectedHypervolumeImprovement"
+
+
+def test_two_objectives_head_for_the_thresholds_before_any_point_meets_them():
+    # Both at most 0.15 only in a small region between the two minima; no trial is there.
+    objectives = [
+        ObjectiveSpec(name="f1", threshold=0.15),
+        ObjectiveSpec(name="f2", threshold=0.15),
+    ]
+    snapshot = make_snapshot(BOX_2D, 40, two_objectives, objectives=objectives)
+
+    def meets(values):
+        return values["f1"] <= 0.15 and values["f2"] <= 0.15
+
+    outside = [t for t in snapshot.completed if not meets(t.values)]
+    snapshot = dataclasses.replace(snapshot, completed=outside[:14])
+    proposal = GP().suggest(snapshot, 1, None)
+    assert proposal.info["acquisition"] == "qLogProbabilityOfFeasibility"
+    assert meets(two_objectives(proposal.points[0]))
+    middle = {"x": 0.5, "y": 0.4}
+    met = dataclasses.replace(outside[0], id=999, params=middle, values=two_objectives(middle))
+    proposal = GP().suggest(dataclasses.replace(snapshot, completed=[*outside[:14], met]), 1, None)
     assert proposal.info["acquisition"] == "qLogNoisyExpectedHypervolumeImprovement"
 
 
