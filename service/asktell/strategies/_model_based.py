@@ -422,8 +422,9 @@ def build_acquisition(
         )
     elif m <= 4:
         ref_point = reference_point(snapshot, data.Y, data.feasible)
-        if not bool((data.Y[data.feasible] > ref_point).all(-1).any()):
-            # No observed point beats the reference point yet, so every hypervolume
+        given = any(t is not None for t in signed_thresholds(snapshot))
+        if given and not bool((data.Y[data.feasible] > ref_point).all(-1).any()):
+            # No observed point beats the thresholds yet, so every hypervolume
             # improvement is about zero: head for that box first, as for a constraint.
             beyond = [_short_of(i, float(ref_point[i])) for i in range(m)]
             common.pop("objective")
