@@ -9,15 +9,15 @@ solver settings, `context`); everything else is shared.
 
 Acquisition, by study shape (all outcomes are maximized, constraint slacks
 `<= 0` are feasible):
-- no completed point is feasible yet: `qLogProbabilityOfFeasibility`;
+- no completed point is feasible yet, or (two to four objectives) none beats every
+  given threshold: `qLogProbabilityOfFeasibility` of getting there (`unreached_box`);
 - one objective: `qLogNoisyExpectedImprovement`; with `analytic_ei` on (the `gp`
   default), a study that is not `noisy`, has no constraints and no pending points
   (for a batch: only its first point) uses the analytic `LogExpectedImprovement`
   over the best observed value instead, which needs no joint posterior over the
   baseline and no MC samples (several times cheaper per evaluation);
 - two to four objectives: `qLogNoisyExpectedHypervolumeImprovement`, with the
-  reference point from the objectives' `threshold`s, else inferred; while no feasible
-  point beats the thresholds, `qLogProbabilityOfFeasibility` of beating them;
+  reference point from the objectives' `threshold`s, else inferred;
 - more: `qLogNParEGO`.
 
 The improvement baseline is the observed points that may still be the best
@@ -342,6 +342,27 @@ def _objective(m: int, c: int) -> GenericMCObjective | IdentityMCMultiOutputObje
     return GenericMCObjective(_column(0)) if c else None
 
 
+def unreached_box(data: TrainingData, snapshot: StudySnapshot) -> list | None:
+    """The constraints (`<= 0` met) to reach before improving makes sense, or None.
+
+    That is the outcome constraints while no completed point meets them, and, for two
+    to four objectives with thresholds, those thresholds too while no feasible point
+    beats them all: there every improvement is about zero, so the acquisition is the
+    probability of reaching the box.
+    """
+    m, c = data.Y.shape[-1], data.C.shape[-1]
+    constraints = [_column(m + j) for j in range(c)]
+    if c and not data.feasible.any():
+        return constraints
+    given = [(i, t) for i, t in enumerate(signed_thresholds(snapshot)) if t is not None]
+    if not 1 < m <= 4 or not given:
+        return None
+    i, t = (list(v) for v in zip(*given, strict=True))
+    if bool((data.Y[data.feasible][:, i] > torch.as_tensor(t).to(data.Y)).all(-1).any()):
+        return None
+    return [*constraints, *(_short_of(j, tj) for j, tj in given)]
+
+
 def baseline(model: Model, data: TrainingData, snapshot: StudySnapshot, max_points: int) -> Tensor:
     """The observed points that may still be the best (`b x d`, `b <= max_points`).
 
@@ -351,7 +372,7 @@ def baseline(model: Model, data: TrainingData, snapshot: StudySnapshot, max_poin
     `PRESELECT * max_points` best observed points.
     """
     X, (m, c) = data.X, (data.Y.shape[-1], data.C.shape[-1])
-    if m > 4 or (c and not data.feasible.any()):  # ParEGO prunes itself; PoF needs none
+    if m > 4 or unreached_box(data, snapshot) is not None:  # ParEGO prunes itself; PoF needs none
         return X
     if X.shape[0] > PRESELECT * max_points:  # sampling a joint posterior over all is O(n^3)
         keep = np.sort(_ranking(data)[: PRESELECT * max_points])
@@ -410,9 +431,10 @@ def build_acquisition(
         "constraints": constraints,
         "X_pending": X_pending,
     }
-    if c and not data.feasible.any():
+    box = unreached_box(data, snapshot)
+    if box is not None:
         common.pop("objective")
-        acq = qLogProbabilityOfFeasibility(model, **common)
+        acq = qLogProbabilityOfFeasibility(model, **{**common, "constraints": box})
     elif analytic_ei and analytic_ei_applies(data, snapshot, X_pending):
         best_f = _incumbent(model, data, ei_incumbent)
         return CachedLogExpectedImprovement(model, best_f=best_f), "LogExpectedImprovement"
@@ -422,18 +444,9 @@ def build_acquisition(
         )
     elif m <= 4:
         ref_point = reference_point(snapshot, data.Y, data.feasible)
-        given = any(t is not None for t in signed_thresholds(snapshot))
-        if given and not bool((data.Y[data.feasible] > ref_point).all(-1).any()):
-            # No observed point beats the thresholds yet, so every hypervolume
-            # improvement is about zero: head for that box first, as for a constraint.
-            beyond = [_short_of(i, float(ref_point[i])) for i in range(m)]
-            common.pop("objective")
-            common["constraints"] = [*(constraints or []), *beyond]
-            acq = qLogProbabilityOfFeasibility(model, **common)
-        else:
-            acq = qLogNoisyExpectedHypervolumeImprovement(
-                model, ref_point=ref_point, X_baseline=X_baseline, prune_baseline=False, **common
-            )
+        acq = qLogNoisyExpectedHypervolumeImprovement(
+            model, ref_point=ref_point, X_baseline=X_baseline, prune_baseline=False, **common
+        )
     else:
         acq = qLogNParEGO(model, X_baseline=X_baseline, prune_baseline=True, **common)
     return acq, type(acq).__name__
