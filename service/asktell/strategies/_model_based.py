@@ -38,7 +38,7 @@ import math
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -81,6 +81,7 @@ __all__ = [
     "ModelBasedConfig",
     "ModelBasedStrategy",
     "TrainingData",
+    "TrustRegion",
     "analytic_ei_applies",
     "ask_seed",
     "baseline",
@@ -99,8 +100,22 @@ PRESELECT = 4
 PRUNE_SAMPLES = 512
 
 
+TrustRegion = Annotated[
+    float | None,
+    Field(
+        gt=0,
+        le=1,
+        description="Side (in unit-cube units) of the box around the best feasible point that "
+        "continuous parameters of candidates are searched in, for one objective; None or 1: "
+        "the whole space.",
+    ),
+]
+
+
 class ModelBasedConfig(StrategyConfig):
     """Options shared by every model-based strategy."""
+
+    trust_region: TrustRegion = None
 
     num_restarts: int = Field(default=4, ge=1, le=128, description="L-BFGS-B starts per point.")
     raw_samples: int = Field(
@@ -641,9 +656,14 @@ class ModelBasedStrategy(Strategy):
         """Fit a surrogate with `m + c` outputs to `data.X` (`n x d`) and `data.train_Y`."""
 
     def search_region(self, data: TrainingData) -> tuple[Tensor, float] | None:
-        """Centre (`d`) and side of a box that candidates' continuous dimensions are
-        searched in (a trust region), or None for the whole space (the default)."""
-        return None
+        """Centre (`d`) and side of the box that candidates' continuous dimensions are
+        searched in: `trust_region` around the best feasible point, for one objective
+        with a feasible point; None (the whole space) otherwise."""
+        side = self.config.trust_region
+        if side is None or side >= 1 or data.Y.shape[-1] > 1 or not bool(data.feasible.any()):
+            return None
+        score = data.Y[:, 0].masked_fill(~data.feasible, -math.inf)
+        return data.X[score.argmax()], side
 
     def context(self) -> contextlib.AbstractContextManager:
         """Settings active while fitting and optimizing (e.g. GPyTorch solver choices)."""

@@ -25,17 +25,16 @@ networks as their unit-cube codes.
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field
-from torch import Tensor
 
 from asktell.strategies._model_based import (
     FitResult,
     ModelBasedConfig,
     ModelBasedStrategy,
     TrainingData,
+    TrustRegion,
 )
 from asktell.strategies.registry import register_strategy
 from asktell.surrogates.bnn import fit_ensemble
@@ -54,18 +53,6 @@ __all__ = [
 ]
 
 STATE_VERSION = 1
-
-
-TrustRegion = Annotated[
-    float | None,
-    Field(
-        gt=0,
-        le=1,
-        description="Side (in unit-cube units) of the box around the best feasible point that "
-        "continuous parameters of candidates are searched in, for one objective; None or 1: "
-        "the whole space.",
-    ),
-]
 
 
 class BNNConfig(ModelBasedConfig):
@@ -94,20 +81,6 @@ class _BNNStrategy(ModelBasedStrategy):
     @property
     def fit_budget(self) -> float:
         return self.config.fit_share * self.config.time_budget_sec
-
-    def search_region(self, data: TrainingData) -> tuple[Tensor, float] | None:
-        """A box of side `trust_region` around the best feasible point (one objective).
-
-        Networks extrapolate (linearly for ReLU, flat for saturated tanh) and their
-        uncertainty grows with the distance from the data, so away from it the
-        acquisition function rewards the faces of the box; in high dimension, where
-        every point is far from the data, unrestricted candidates land there.
-        """
-        side = self.config.trust_region
-        if side is None or side >= 1 or data.Y.shape[-1] > 1 or not bool(data.feasible.any()):
-            return None
-        score = data.Y[:, 0].masked_fill(~data.feasible, -math.inf)
-        return data.X[score.argmax()], side
 
     def _result(self, model, info: dict[str, Any]) -> FitResult:
         info = {"model": type(model).__name__, **info}

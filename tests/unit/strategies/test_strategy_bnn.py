@@ -252,7 +252,9 @@ def test_ibnn_retries_a_failed_ask_with_the_plain_kernel(monkeypatch):
     assert IBNN({**FAST, "ard": False}).safer() is None
 
 
-@pytest.mark.parametrize(("name", "options"), [("ibnn", FAST), ("bnn-ensemble", ENSEMBLE)])
+@pytest.mark.parametrize(
+    ("name", "options"), [("ibnn", FAST), ("bnn-ensemble", ENSEMBLE), ("gp", {})]
+)
 def test_candidates_stay_in_the_trust_region_around_the_best_point(name, options):
     snapshot = make_snapshot(BOX_2D, 40, lambda p: {"value": p["x"] + p["y"]})
     upper = [t for t in snapshot.completed if min(t.params["x"], t.params["y"]) > 0.4]
