@@ -81,3 +81,15 @@ def test_tiny_space_repeats_only_when_exhausted():
     proposal = Auto().suggest(snapshot, 3, None)
     check_proposal(snapshot, proposal, 3)
     assert {p["c"] for p in proposal.points[:2]} == {"a", "b"}
+
+
+def test_gp_searches_near_the_best_point_only_in_continuous_spaces():
+    proposal = Auto().suggest(make_snapshot(BOX_2D, 8), 1, None)
+    assert proposal.info["search_box_side"] == 0.2
+    mixed = [*BOX_2D, IntParam(name="k", low=1, high=5)]
+    assert "search_box_side" not in Auto().suggest(make_snapshot(mixed, 8), 1, None).info
+    for options in ({"trust_region": None}, {"gp": {"trust_region": None}}):
+        proposal = Auto(options).suggest(make_snapshot(BOX_2D, 8), 1, None)
+        assert "search_box_side" not in proposal.info
+    proposal = Auto({"gp": {"trust_region": 0.5}}).suggest(make_snapshot(BOX_2D, 8), 1, None)
+    assert proposal.info["search_box_side"] == 0.5
