@@ -116,12 +116,6 @@ class ModelBasedConfig(StrategyConfig):
     """Options shared by every model-based strategy."""
 
     trust_region: TrustRegion = None
-    global_every: int | None = Field(
-        default=None,
-        ge=2,
-        description="With `trust_region`, every this-many-th ask (counted by the completed "
-        "and pending trials) searches the whole space instead; None: every ask uses the box.",
-    )
 
     num_restarts: int = Field(default=4, ge=1, le=128, description="L-BFGS-B starts per point.")
     raw_samples: int = Field(
@@ -664,12 +658,9 @@ class ModelBasedStrategy(Strategy):
     def search_region(self, data: TrainingData) -> tuple[Tensor, float] | None:
         """Centre (`d`) and side of the box that candidates' continuous dimensions are
         searched in: `trust_region` around the best feasible point, for one objective
-        with a feasible point, except on every `global_every`-th ask; None (the whole
-        space) otherwise."""
-        side, every = self.config.trust_region, self.config.global_every
+        with a feasible point; None (the whole space) otherwise."""
+        side = self.config.trust_region
         if side is None or side >= 1 or data.Y.shape[-1] > 1 or not bool(data.feasible.any()):
-            return None
-        if every and (data.X.shape[0] + data.X_pending.shape[0]) % every == 0:
             return None
         score = data.Y[:, 0].masked_fill(~data.feasible, -math.inf)
         return data.X[score.argmax()], side
