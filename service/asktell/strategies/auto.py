@@ -25,8 +25,8 @@ STATE_VERSION = 1
 DEFAULT_WARMUP = 5
 HIGH_DIM = "cma-es"  # what auto uses past MAX_MODEL_DIM encoded dimensions
 # On the quality suite's 26 continuous problems (5 seeds) it beat the whole-space search in
-# 78 of 130 paired runs; 0.3 did about as well in d = 2-5, searching the whole space every
-# third ask worse, and with integers or categoricals it lost 7 of 10 (bench/RESULTS.md).
+# 78 of 130 paired runs; in d = 2-5 a side of 0.3 did about as well and a whole-space ask
+# every third ask worse; with integers or categoricals it lost 7 of 10 (bench/RESULTS.md).
 CONTINUOUS_TRUST_REGION = 0.2
 
 
