@@ -64,12 +64,6 @@ class AutoConfig(StrategyConfig):
     selection_window: int = Field(
         default=5, ge=1, le=100, description="Latest completed trials each candidate predicts."
     )
-    switch_margin: float = Field(
-        default=0.0,
-        ge=0,
-        description="Leave the first of `surrogates` only for a candidate whose score (mean "
-        "log-likelihood per held-out trial) is higher by more than this.",
-    )
     rescore_every: int = Field(
         default=10, ge=1, description="Re-score the candidates after this many new completions."
     )
@@ -242,11 +236,7 @@ class Auto(Strategy):
         scores = prequential_scores(snapshot, candidates, cfg.selection_window)
         if not scores:  # too few trials to score: stay with the first candidate
             return {"name": cfg.surrogates[0], "scores": {}, "n_completed": n_done}
-        return {
-            "name": select(scores, cfg.surrogates[0], cfg.switch_margin),
-            "scores": scores,
-            "n_completed": n_done,
-        }
+        return {"name": select(scores, cfg.surrogates[0]), "scores": scores, "n_completed": n_done}
 
     def _warmup(self, snapshot: StudySnapshot, encoder: SpaceEncoder, k: int) -> list[dict]:
         """`k` warm-up points, continuing the sequence at the study's trial count."""

@@ -80,13 +80,7 @@ def prequential_scores(
     return scores
 
 
-def select(scores: dict[str, float | None], default: str, margin: float = 0.0) -> str:
-    """The best-scoring candidate (the first on ties), or `default` without scores; a
-    scored `default` is kept unless the best beats it by more than `margin`."""
+def select(scores: dict[str, float | None], default: str) -> str:
+    """The best-scoring candidate (the first on ties), or `default` without scores."""
     valid = {k: v for k, v in scores.items() if v is not None and math.isfinite(v)}
-    if not valid:
-        return default
-    best = max(valid, key=lambda k: valid[k])
-    if default in valid and valid[best] - valid[default] <= margin:
-        return default
-    return best
+    return max(valid, key=lambda k: valid[k]) if valid else default

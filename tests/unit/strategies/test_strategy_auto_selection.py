@@ -41,14 +41,6 @@ def test_select_skips_failed_candidates_and_keeps_list_order_on_ties():
     assert select({"a": None}, "z") == "z"
 
 
-def test_select_leaves_the_default_only_past_the_margin():
-    scores = {"gp": -2.0, "ibnn": -1.5, "dkl": None}
-    assert select(scores, "gp") == "ibnn"
-    assert select(scores, "gp", margin=0.5) == "gp"
-    assert select(scores, "gp", margin=0.4) == "ibnn"
-    assert select({"gp": None, "ibnn": -1.5}, "gp", margin=10) == "ibnn"
-
-
 def test_auto_uses_the_best_scoring_surrogate_and_records_the_scores():
     options = {
         "init_trials": 5,
