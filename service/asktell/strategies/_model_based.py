@@ -662,8 +662,7 @@ class ModelBasedStrategy(Strategy):
         side = self.config.trust_region
         if side is None or side >= 1 or data.Y.shape[-1] > 1 or not bool(data.feasible.any()):
             return None
-        score = data.Y[:, 0].masked_fill(~data.feasible, -math.inf)
-        return data.X[score.argmax()], side
+        return data.X[int(_ranking(data)[0])], side
 
     def context(self) -> contextlib.AbstractContextManager:
         """Settings active while fitting and optimizing (e.g. GPyTorch solver choices)."""
