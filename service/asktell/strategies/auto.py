@@ -57,7 +57,8 @@ class AutoConfig(StrategyConfig):
         min_length=1,
         description="Model-based strategies `select_surrogate` chooses from (first wins ties). "
         "The default is the pair measured on the quality suite; `bnn-ensemble` and `dkl` "
-        "predicted worse and fit several times slower on the BNN problems (bench/RESULTS.md).",
+        "lost to both on the high-dimensional BNN problems and fit several times slower "
+        "(bench/RESULTS.md).",
     )
     surrogate_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
