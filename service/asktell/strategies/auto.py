@@ -52,13 +52,12 @@ class AutoConfig(StrategyConfig):
         description="After the warm-up, use the candidate in `surrogates` with the best "
         "prequential predictive log-likelihood on the latest trials (instead of always `gp`).",
     )
+    # The pair measured on the quality suite; `bnn-ensemble` and `dkl` lost to both on the
+    # high-dimensional BNN problems and fit several times slower (bench/RESULTS.md).
     surrogates: list[str] = Field(
         default=["gp", "ibnn"],
         min_length=1,
-        description="Model-based strategies `select_surrogate` chooses from (first wins ties). "
-        "The default is the pair measured on the quality suite; `bnn-ensemble` and `dkl` "
-        "lost to both on the high-dimensional BNN problems and fit several times slower "
-        "(bench/RESULTS.md).",
+        description="Model-based strategies `select_surrogate` chooses from (first wins ties).",
     )
     surrogate_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
