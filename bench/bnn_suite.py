@@ -7,7 +7,10 @@ Problems where a stationary GP tends to struggle (all minimized, regret reported
 - `ellipsoid-50d`: BBOB-style separable ellipsoid (conditioning 1e6) with a seeded optimum.
 
 Each run starts with `--init` Sobol points, then asks batches of `--batch` points
-(pending-aware) until `--budget` evaluations. The timing part fits every strategy
+(pending-aware) until `--budget` evaluations. The acquisition and the networks' training
+run to their iteration caps, not to a wall-clock limit, so a seed reproduces its run on
+the same machine whatever the load (`--time-limits` restores the earlier runs' limits,
+under which results depended on load). The timing part fits every strategy
 on `n` random points of a 10-d problem and times one q=1 suggestion.
 
 Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, 30 evaluations),
@@ -33,15 +36,28 @@ import numpy as np
 Fn = Callable[[np.ndarray], float]
 
 STRATEGIES = ["random", "gp", "ibnn", "bnn-ensemble", "dkl", "bnn-hmc"]
-FAST = {"num_restarts": 2, "raw_samples": 128, "maxiter": 50, "timeout_sec": 5.0}
-OPTIONS: dict[str, dict[str, Any]] = {
+FAST = {"num_restarts": 2, "raw_samples": 128, "maxiter": 50}
+# Wall-clock limits of the earlier runs (`--time-limits`): they make results depend on
+# machine load. Without them the iteration caps bind and a seed reproduces its run.
+TIME_LIMITS: dict[str, dict[str, float]] = {
     "random": {},
-    "gp": FAST,
-    "ibnn": {**FAST, "time_budget_sec": 10.0},
-    "bnn-ensemble": {**FAST, "time_budget_sec": 10.0},
-    "dkl": {**FAST, "time_budget_sec": 10.0},
-    "bnn-hmc": {**FAST, "time_budget_sec": 15.0},
+    "gp": {"timeout_sec": 5.0},
+    "ibnn": {"timeout_sec": 5.0, "time_budget_sec": 10.0},
+    "bnn-ensemble": {"timeout_sec": 5.0, "time_budget_sec": 10.0},
+    "dkl": {"timeout_sec": 5.0, "time_budget_sec": 10.0},
+    "bnn-hmc": {"timeout_sec": 5.0, "time_budget_sec": 15.0},
 }
+NO_TIME_LIMITS = {"timeout_sec": 3600.0, "time_budget_sec": 7200.0}
+
+
+def options_for(strategy: str, time_limits: bool) -> dict[str, Any]:
+    """The strategy's options in this suite, with or without the wall-clock limits."""
+    if strategy == "random":
+        return {}
+    if time_limits:
+        return {**FAST, **TIME_LIMITS[strategy]}
+    limits = NO_TIME_LIMITS if strategy != "gp" else {"timeout_sec": NO_TIME_LIMITS["timeout_sec"]}
+    return {**FAST, **limits}
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,15 @@ def _snapshot(d: int, X: list[np.ndarray], y: list[float], seed: int):
     )
 
 
-def run_one(problem: str, strategy: str, seed: int, budget: int, init: int, batch: int) -> dict:
+def run_one(
+    problem: str,
+    strategy: str,
+    seed: int,
+    budget: int,
+    init: int,
+    batch: int,
+    time_limits: bool = False,
+) -> dict:
     """One optimization run; returns the regret trace and the time spent suggesting."""
     import torch
 
@@ -124,7 +148,7 @@ def run_one(problem: str, strategy: str, seed: int, budget: int, init: int, batc
     f, f_opt = p.fn(seed)
     X = list(sobol_points(p.d, seed, 0, init))
     y = [f(x) for x in X]
-    algo = get_strategy(strategy)(dict(OPTIONS[strategy]))
+    algo = get_strategy(strategy)(options_for(strategy, time_limits))
     state, seconds, fallbacks = None, 0.0, 0
     while len(y) < budget:
         snap = _snapshot(p.d, X, y, seed)
@@ -158,7 +182,7 @@ def time_one(strategy: str, n: int, d: int = 10) -> dict:
     rng = np.random.default_rng(0)
     X = list(rng.random((n, d)))
     y = [float(np.sum((x - 0.3) ** 2) + 0.1 * np.sin(20 * x).sum()) for x in X]
-    options = {k: v for k, v in OPTIONS[strategy].items() if k != "time_budget_sec"}
+    options = {k: v for k, v in options_for(strategy, True).items() if k != "time_budget_sec"}
     algo = get_strategy(strategy)(options)
     t0 = time.perf_counter()
     proposal = algo.suggest(_snapshot(d, X, y, 0), 1, None)
@@ -222,6 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, budget 30")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=60)
     parser.add_argument("--init", type=int, default=10)
     parser.add_argument("--batch", type=int, default=5)
@@ -233,6 +258,11 @@ def main() -> None:
     parser.add_argument("--timing-n", type=int, nargs="*", default=[100, 500])
     parser.add_argument("--timing-only", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--time-limits",
+        action="store_true",
+        help="the earlier runs' wall-clock limits (5 s acquisition, 10-15 s per network ask)",
+    )
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
     args = parser.parse_args()
     if args.quick:
@@ -242,11 +272,13 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         if not args.timing_only:
             jobs = [
-                pool.submit(run_one, p.name, s, seed, args.budget, args.init, args.batch)
+                pool.submit(
+                    run_one, p.name, s, seed, args.budget, args.init, args.batch, args.time_limits
+                )
                 for p in PROBLEMS
                 if p.name in args.problems
                 for s in args.strategies
-                for seed in range(args.seeds)
+                for seed in range(args.first_seed, args.first_seed + args.seeds)
             ]
             runs = [j.result() for j in jobs]
         if not args.no_timing:

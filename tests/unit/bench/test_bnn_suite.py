@@ -1,8 +1,11 @@
-"""The paired comparison of bench/bnn_suite.py."""
+"""bench/bnn_suite.py: the paired comparison and the strategies' options."""
 
 from __future__ import annotations
 
-from bench.bnn_suite import _paired
+import pytest
+
+from asktell.strategies.registry import get_strategy
+from bench.bnn_suite import STRATEGIES, _paired, options_for, run_one
 
 
 def _run(problem: str, strategy: str, seed: int, final: float) -> dict:
@@ -17,3 +20,18 @@ def test_paired_counts_wins_ties_and_losses_seed_by_seed():
     lines = _paired(runs)
     assert lines[1] == "ellipsoid-50d: ibnn 1/1/1 (+0.00), dkl 1/0/0 (-1.00)"
     assert len(lines) == 2  # problems without runs and gp itself are left out
+
+
+@pytest.mark.parametrize("time_limits", [False, True])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_accepts_the_suites_options(strategy: str, time_limits: bool):
+    options = options_for(strategy, time_limits)
+    config = get_strategy(strategy)(options).config  # unknown options are refused
+    if strategy != "random":
+        assert (config.timeout_sec <= 5.0) == time_limits
+
+
+def test_a_seed_reproduces_its_run_without_time_limits():
+    first, second = (run_one("nonstationary-4d", "gp", 3, 10, 4, 3) for _ in range(2))
+    assert len(first["regret"]) == 10
+    assert first["regret"] == second["regret"]
