@@ -2,6 +2,7 @@
 
     python bench/prefetch_latency.py                       # gp, 4 evaluators, 1 s evaluations
     python bench/prefetch_latency.py --evaluators 2 --trials 40 --strategy gp
+    python bench/prefetch_latency.py --strategy auto --options '{"select_surrogate": true}'
 
 Runs a real `asktell serve` (SQLite, embedded worker) per setting. Each evaluator
 loops ask(1) → sleep(eval_seconds) → tell; the study starts from a few told Sobol
@@ -11,6 +12,7 @@ points so every ask after them needs the model.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import socket
 import statistics
@@ -37,7 +39,12 @@ def objective(p: dict) -> float:
 
 
 def run(
-    strategy: str, prefetch: int, evaluators: int, trials: int, eval_seconds: float, warmup: int
+    strategy: dict,
+    prefetch: int,
+    evaluators: int,
+    trials: int,
+    eval_seconds: float,
+    warmup: int,
 ) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="asktell-prefetch-"))
     port = free_port()
@@ -81,7 +88,7 @@ def run(
             http.post(
                 f"/v1/trials/{t['id']}:tell", json={"values": {"value": objective(t["params"])}}
             )
-        http.patch(f"/v1/studies/{sid}", json={"strategy": {"name": strategy}})
+        http.patch(f"/v1/studies/{sid}", json={"strategy": strategy})
         latencies: list[float] = []
         lock = threading.Lock()
 
@@ -128,6 +135,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strategy", default="gp")
+    parser.add_argument("--options", default="{}", help="the strategy's options, as JSON")
     parser.add_argument("--evaluators", type=int, default=4)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--eval-seconds", type=float, default=1.0)
@@ -136,10 +144,12 @@ def main() -> None:
     args = parser.parse_args()
     print("| strategy | prefetch | evaluators | asks | ask p50 ms | p90 ms | max ms | made by |")
     print("|---|---|---|---|---|---|---|---|")
+    strategy = {"name": args.strategy, "options": json.loads(args.options)}
+    label = args.strategy + (f" {args.options}" if strategy["options"] else "")
     for k in args.prefetch:
-        r = run(args.strategy, k, args.evaluators, args.trials, args.eval_seconds, args.warmup)
+        r = run(strategy, k, args.evaluators, args.trials, args.eval_seconds, args.warmup)
         print(
-            f"| {args.strategy} | {k} | {args.evaluators} | {r['asks']} | {r['p50_ms']:.0f} | "
+            f"| {label} | {k} | {args.evaluators} | {r['asks']} | {r['p50_ms']:.0f} | "
             f"{r['p90_ms']:.0f} | {r['max_ms']:.0f} | {r['strategies']} |",
             flush=True,
         )

@@ -132,9 +132,10 @@ class CategoricalParam(_ParamBase):
     @field_validator("choices")
     @classmethod
     def _distinct(cls, choices: list[ParamValue]) -> list[ParamValue]:
-        keys = [(type(c).__name__, c) for c in choices]
+        # Equal numbers (1 and 1.0) are one choice, as in JSON; booleans stay apart from 0 and 1.
+        keys = [(isinstance(c, bool), c) for c in choices]
         if len(set(keys)) != len(keys):
-            raise ValueError("choices must be distinct")
+            raise ValueError("choices must be distinct (1 and 1.0 are the same choice)")
         for c in choices:
             if isinstance(c, float) and not math.isfinite(c):
                 raise ValueError("choices must be finite")

@@ -37,6 +37,7 @@ def test_duplicate_name_is_409(http, make_study):
         ([{"name": "x", "type": "int", "low": 0, "high": 9, "log": True}], "space[0].low"),
         ([{"name": "x", "type": "categorical", "choices": []}], "space[0].choices"),
         ([{"name": "x", "type": "categorical", "choices": ["a", "a"]}], "space[0].choices"),
+        ([{"name": "x", "type": "categorical", "choices": [-4, -4.0]}], "space[0].choices"),
         (
             [
                 {"name": "x", "type": "float", "low": 0, "high": 1},

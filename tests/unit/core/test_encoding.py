@@ -50,7 +50,9 @@ choice_values = st.one_of(
 @st.composite
 def categorical_param(draw, name):
     choices = draw(
-        st.lists(choice_values, min_size=1, max_size=6, unique_by=lambda v: (type(v).__name__, v))
+        st.lists(
+            choice_values, min_size=1, max_size=6, unique_by=lambda v: (isinstance(v, bool), v)
+        )
     )
     return {"name": name, "type": "categorical", "choices": choices}
 
