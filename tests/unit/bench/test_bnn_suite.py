@@ -27,8 +27,12 @@ def test_paired_counts_wins_ties_and_losses_seed_by_seed():
 def test_every_strategy_accepts_the_suites_options(strategy: str, time_limits: bool):
     options = options_for(strategy, time_limits)
     config = get_strategy(strategy)(options).config  # unknown options are refused
-    if strategy != "random":
-        assert (config.timeout_sec <= 5.0) == time_limits
+    limits = [
+        getattr(config, k)
+        for k in ("timeout_sec", "fit_timeout_sec", "time_budget_sec")
+        if hasattr(config, k)
+    ]
+    assert all(v <= 15.0 for v in limits) if time_limits else all(v >= 1000 for v in limits)
 
 
 def test_a_seed_reproduces_its_run_without_time_limits():
