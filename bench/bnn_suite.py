@@ -40,7 +40,6 @@ FAST = {"num_restarts": 2, "raw_samples": 128, "maxiter": 50}
 # Wall-clock limits of the earlier runs (`--time-limits`): they make results depend on
 # machine load. Without them the iteration caps bind and a seed reproduces its run.
 TIME_LIMITS: dict[str, dict[str, float]] = {
-    "random": {},
     "gp": {"timeout_sec": 5.0},
     "ibnn": {"timeout_sec": 5.0, "time_budget_sec": 10.0},
     "bnn-ensemble": {"timeout_sec": 5.0, "time_budget_sec": 10.0},
