@@ -60,6 +60,18 @@ def options_for(strategy: str, time_limits: bool) -> dict[str, Any]:
     return {**FAST, "timeout_sec": NO_LIMIT, "time_budget_sec": 2 * NO_LIMIT}
 
 
+INSTANCE_STREAM = 0x1D5EED
+"""Second entropy word of the generator that draws a problem's instance (its active
+inputs, its optimum). With the seed alone, `default_rng(seed)` is also what the random
+baseline's first ask drew from (numpy's `[seed, 0]` seeds the same stream as `seed`),
+so its first point sat next to the ellipsoid's optimum."""
+
+
+def instance_rng(seed: int) -> np.random.Generator:
+    """The generator of a problem instance, independent of every method's draws."""
+    return np.random.default_rng([seed, INSTANCE_STREAM])
+
+
 @dataclass(frozen=True)
 class Problem:
     name: str
@@ -76,7 +88,7 @@ def _nonstationary(seed: int) -> tuple[Fn, float]:
 
 
 def _branin_in_30d(seed: int) -> tuple[Fn, float]:
-    dims = np.random.default_rng(seed).choice(30, 2, replace=False)
+    dims = instance_rng(seed).choice(30, 2, replace=False)
 
     def f(x: np.ndarray) -> float:
         x1, x2 = 15 * x[dims[0]] - 5, 15 * x[dims[1]]
@@ -88,7 +100,7 @@ def _branin_in_30d(seed: int) -> tuple[Fn, float]:
 
 def _ellipsoid_50d(seed: int) -> tuple[Fn, float]:
     d = 50
-    x_opt = np.random.default_rng(seed).uniform(-4, 4, d)
+    x_opt = instance_rng(seed).uniform(-4, 4, d)
     weights = 10 ** (6 * np.arange(d) / (d - 1))
 
     def f(x: np.ndarray) -> float:
@@ -105,7 +117,9 @@ PROBLEMS = [
 ]
 
 
-def _snapshot(d: int, X: list[np.ndarray], y: list[float], seed: int):
+def _snapshot(d: int, X: list[np.ndarray], y: list[float], seed: int, nonce: int = 0):
+    """A study of `d` floats in [0, 1] with these completed points. `nonce` varies per
+    ask, as the service's does, so stateless random strategies draw new points."""
     from asktell.core.snapshots import StudySnapshot, TrialRecord
     from asktell.core.space import SearchSpace
     from asktell.core.states import TrialState
@@ -125,6 +139,7 @@ def _snapshot(d: int, X: list[np.ndarray], y: list[float], seed: int):
         completed=completed,
         pending=[],
         failed=[],
+        nonce=nonce,
     )
 
 
@@ -151,7 +166,7 @@ def run_one(
     algo = get_strategy(strategy)(options_for(strategy, time_limits))
     state, seconds, fallbacks = None, 0.0, 0
     while len(y) < budget:
-        snap = _snapshot(p.d, X, y, seed)
+        snap = _snapshot(p.d, X, y, seed, nonce=len(y))
         t0 = time.perf_counter()
         proposal = algo.suggest(snap, min(batch, budget - len(y)), state)
         seconds += time.perf_counter() - t0
@@ -169,6 +184,7 @@ def run_one(
         "regret": regret.tolist(),
         "suggest_seconds": seconds,
         "fallback_points": fallbacks,
+        "distinct_points": len({tuple(x) for x in X}),
     }
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from asktell.strategies.registry import get_strategy
-from bench.bnn_suite import STRATEGIES, _paired, options_for, run_one
+from bench.bnn_suite import STRATEGIES, _paired, instance_rng, options_for, run_one
 
 
 def _run(problem: str, strategy: str, seed: int, final: float) -> dict:
@@ -39,3 +40,15 @@ def test_a_seed_reproduces_its_run_without_time_limits():
     first, second = (run_one("nonstationary-4d", "gp", 3, 10, 4, 3) for _ in range(2))
     assert len(first["regret"]) == 10
     assert first["regret"] == second["regret"]
+
+
+def test_random_search_draws_new_points_at_every_ask():
+    run = run_one("ellipsoid-50d", "random", 0, 40, 10, 10)
+    assert run["distinct_points"] == 40
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_an_instance_does_not_share_the_methods_random_streams(seed):
+    drawn = instance_rng(seed).random(5)
+    for stream in (np.random.default_rng(seed), np.random.default_rng([seed, 0])):
+        assert not np.allclose(stream.random(5), drawn)
