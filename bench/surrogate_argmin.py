@@ -1,10 +1,11 @@
 """Does a surrogate know where the optimum is? The minimizer of its posterior mean.
 
-For each problem of `bench/bnn_suite.py` and seed: `n` uniform random points, the
-surrogates fitted on them (outputs standardized), the posterior mean minimized by
-L-BFGS-B from the best point and 4 random starts. Prints log10 regret of the best
-training point and of each surrogate's minimizer: a surrogate whose minimizer is no
-better than the best training point gives an optimizer nothing to exploit.
+For each problem of `bench/bnn_suite.py` and seed: `n` uniform random points (from
+`default_rng(seed)`, independent of the instance's own stream), the surrogates fitted
+on them (outputs standardized), the posterior mean minimized by L-BFGS-B from the best
+point and 4 random starts. Prints log10 regret of the best training point and of each
+surrogate's minimizer: a surrogate whose minimizer is no better than the best training
+point gives an optimizer nothing to exploit.
 
 Usage: `python -m bench.surrogate_argmin --seeds 5 --n 100`.
 """
