@@ -12,7 +12,18 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+STORED = "stored"
+"""Validation context key: the data come from storage, not from a client."""
 
 __all__ = [
     "ARRAY_MAX_LENGTH",
@@ -131,10 +142,12 @@ class CategoricalParam(_ParamBase):
 
     @field_validator("choices")
     @classmethod
-    def _distinct(cls, choices: list[ParamValue]) -> list[ParamValue]:
+    def _distinct(cls, choices: list[ParamValue], info: ValidationInfo) -> list[ParamValue]:
         # Equal numbers (1 and 1.0) are one choice, as in JSON; booleans stay apart from 0 and 1.
+        # Studies stored before that rule (validated with `STORED`) still load.
         keys = [(isinstance(c, bool), c) for c in choices]
-        if len(set(keys)) != len(keys):
+        stored = bool(info.context and info.context.get(STORED))
+        if not stored and len(set(keys)) != len(keys):
             raise ValueError("choices must be distinct (1 and 1.0 are the same choice)")
         for c in choices:
             if isinstance(c, float) and not math.isfinite(c):

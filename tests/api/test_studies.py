@@ -212,6 +212,38 @@ def test_export_import_roundtrip(http, make_study):
     assert r.json()["trial_counts"] == {"completed": 1, "failed": 1, "running": 2}
 
 
+def test_a_study_stored_with_choices_now_refused_still_reads_and_exports(http, make_study, db_url):
+    # 1 and 1.0 became one choice after such studies could be created; they must still load.
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine, update
+    from sqlalchemy.orm import Session
+
+    from asktell.db.models import StudyRow
+
+    space = [{"name": "c", "type": "categorical", "choices": ["a", 1]}]
+    study = make_study(space=space, objectives=[{"name": "value"}])
+    sid = study["id"]
+    trial = http.post(f"/v1/studies/{sid}/trials:ask", json={}).json()["trials"][0]
+    http.post(f"/v1/trials/{trial['id']}:tell", json={"values": {"value": 1.0}})
+    engine = create_engine(db_url)
+    with Session(engine) as session, session.begin():
+        row = session.get(StudyRow, sid)
+        spec = {**row.spec, "space": [{**row.spec["space"][0], "choices": ["a", 1, 1.0]}]}
+        later = row.updated_at + timedelta(seconds=1)  # past the parsed-study cache
+        session.execute(
+            update(StudyRow).where(StudyRow.id == sid).values(spec=spec, updated_at=later)
+        )
+    engine.dispose()
+    assert http.get(f"/v1/studies/{sid}").status_code == 200
+    exported = http.get(f"/v1/studies/{sid}:export")
+    assert exported.status_code == 200, exported.text
+    assert exported.json()["study"]["space"][0]["choices"] == ["a", 1, 1.0]
+    assert exported.json()["trials"][0]["values"] == {"value": 1.0}
+    asked = http.post(f"/v1/studies/{sid}/trials:ask", json={})
+    assert asked.status_code == 200, asked.text
+
+
 def test_import_rejects_params_outside_space(http, make_study):
     study = make_study()
     exported = http.get(f"/v1/studies/{study['id']}:export").json()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from asktell.core.errors import InvalidInput
 from asktell.core.space import SearchSpace
 from asktell_client.types import (
+    STORED,
     ConstraintSpec,
     Direction,
     ObjectiveSpec,
@@ -107,14 +108,15 @@ def definition_from_json(
     """Parse a stored study; memoised on `key` (study id, updated_at) when given."""
     if key is not None and key in _CACHE:
         return _CACHE[key]
-    create = StudyCreate(
-        name="x",
-        space=spec["space"],
-        objectives=spec["objectives"],
-        constraints=spec.get("constraints", []),
-        strategy=strategy,
-        settings=settings,
-    )
+    stored = {
+        "name": "x",
+        "space": spec["space"],
+        "objectives": spec["objectives"],
+        "constraints": spec.get("constraints", []),
+        "strategy": strategy,
+        "settings": settings,
+    }
+    create = StudyCreate.model_validate(stored, context={STORED: True})
     definition = definition_from_create(create)
     if key is not None:
         if len(_CACHE) >= _CACHE_MAX:

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from asktell.core.arrays import format_params
 from asktell.db.models import StudyRow, TrialRow
-from asktell_client.types import ArrayFormat, Study, Trial
+from asktell_client.types import STORED, ArrayFormat, Study, Trial
 
 
 def study_to_wire(
     row: StudyRow, counts: dict[str, int] | None = None, best: dict[str, float] | None = None
 ) -> Study:
-    return Study(
-        id=row.id,
-        name=row.name,
-        space=row.spec["space"],
-        objectives=row.spec["objectives"],
-        constraints=row.spec.get("constraints", []),
-        strategy=row.strategy,
-        settings=row.settings,
-        metadata=row.meta or {},
-        state=row.state,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        trial_counts=counts or {},
-        best_values=best,
-    )
+    stored = {
+        "id": row.id,
+        "name": row.name,
+        "space": row.spec["space"],
+        "objectives": row.spec["objectives"],
+        "constraints": row.spec.get("constraints", []),
+        "strategy": row.strategy,
+        "settings": row.settings,
+        "metadata": row.meta or {},
+        "state": row.state,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "trial_counts": counts or {},
+        "best_values": best,
+    }
+    return Study.model_validate(stored, context={STORED: True})
 
 
 def trial_to_wire(

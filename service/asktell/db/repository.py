@@ -38,7 +38,7 @@ from asktell.db.models import (
 from asktell.db.notes import add_notes, notes_of
 from asktell.strategies.base import Strategy
 from asktell.strategies.registry import validate_strategy
-from asktell_client.types import StudyCreate, StudyExport, StudyUpdate, TrialExport
+from asktell_client.types import STORED, StudyCreate, StudyExport, StudyUpdate, TrialExport
 
 DEFAULT_PROJECT = "default"
 TOKEN_PREFIX = "at_"
@@ -338,15 +338,16 @@ def export_study(session: Session, *, row: StudyRow) -> StudyExport:
     )
     inter = intermediates_of(session, trial_ids=[t.id for t in trials])
     notes = notes_of(session, study_id=row.id)
-    spec = StudyCreate(
-        name=row.name,
-        space=row.spec["space"],
-        objectives=row.spec["objectives"],
-        constraints=row.spec.get("constraints", []),
-        strategy=row.strategy,
-        settings=row.settings,
-        metadata=row.meta or {},
-    )
+    stored = {
+        "name": row.name,
+        "space": row.spec["space"],
+        "objectives": row.spec["objectives"],
+        "constraints": row.spec.get("constraints", []),
+        "strategy": row.strategy,
+        "settings": row.settings,
+        "metadata": row.meta or {},
+    }
+    spec = StudyCreate.model_validate(stored, context={STORED: True})
     return StudyExport(
         study=spec,
         state=row.state,

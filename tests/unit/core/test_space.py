@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from asktell.core.errors import InvalidInput
 from asktell.core.space import SearchSpace
+from asktell.core.study import definition_from_json
 from asktell_client.types import StudyCreate
 
 SPACE = [
@@ -56,3 +58,15 @@ def test_integral_float_accepted_for_int():
 def test_point_key_ignores_order():
     s = space()
     assert s.point_key({"opt": "adam", "k": 2}) == s.point_key({"k": 2, "opt": "adam"})
+
+
+def test_a_study_stored_before_the_choice_rule_still_loads():
+    # 1 and 1.0 are one choice since a later release: new studies with both are refused,
+    # a stored one must still load, or its trials could not be read.
+    space = [{"name": "c", "type": "categorical", "choices": [1, 1.0, "a"]}]
+    objectives = [{"name": "f", "direction": "minimize"}]
+    with pytest.raises(ValidationError, match="distinct"):
+        StudyCreate(name="s", space=space, objectives=objectives)
+    spec = {"space": space, "objectives": objectives}
+    definition = definition_from_json(spec, {"name": "random"}, {})
+    assert [p.name for p in definition.space] == ["c"]
