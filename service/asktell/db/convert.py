@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asktell.core.arrays import format_params
 from asktell.db.models import StudyRow, TrialRow
 from asktell_client.types import STORED, ArrayFormat, Study, Trial
 
 
-def study_to_wire(
-    row: StudyRow, counts: dict[str, int] | None = None, best: dict[str, float] | None = None
-) -> Study:
-    stored = {
-        "id": row.id,
+def study_definition(row: StudyRow) -> dict[str, Any]:
+    """The fields of `StudyCreate` as stored in `row` (validate with the `STORED` context)."""
+    return {
         "name": row.name,
         "space": row.spec["space"],
         "objectives": row.spec["objectives"],
@@ -19,6 +19,15 @@ def study_to_wire(
         "strategy": row.strategy,
         "settings": row.settings,
         "metadata": row.meta or {},
+    }
+
+
+def study_to_wire(
+    row: StudyRow, counts: dict[str, int] | None = None, best: dict[str, float] | None = None
+) -> Study:
+    stored = {
+        **study_definition(row),
+        "id": row.id,
         "state": row.state,
         "created_at": row.created_at,
         "updated_at": row.updated_at,

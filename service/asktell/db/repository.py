@@ -26,6 +26,7 @@ from asktell.core.study import (
     definition_from_create,
     definition_from_json,
 )
+from asktell.db.convert import study_definition
 from asktell.db.models import (
     IntermediateRow,
     ProjectRow,
@@ -338,16 +339,7 @@ def export_study(session: Session, *, row: StudyRow) -> StudyExport:
     )
     inter = intermediates_of(session, trial_ids=[t.id for t in trials])
     notes = notes_of(session, study_id=row.id)
-    stored = {
-        "name": row.name,
-        "space": row.spec["space"],
-        "objectives": row.spec["objectives"],
-        "constraints": row.spec.get("constraints", []),
-        "strategy": row.strategy,
-        "settings": row.settings,
-        "metadata": row.meta or {},
-    }
-    spec = StudyCreate.model_validate(stored, context={STORED: True})
+    spec = StudyCreate.model_validate(study_definition(row), context={STORED: True})
     return StudyExport(
         study=spec,
         state=row.state,
