@@ -145,10 +145,10 @@ class CategoricalParam(_ParamBase):
     def _distinct(cls, choices: list[ParamValue], info: ValidationInfo) -> list[ParamValue]:
         # Equal numbers (1 and 1.0) are one choice, as in JSON; booleans stay apart from 0 and 1.
         # Studies stored before that rule (validated with `STORED`) still load.
-        keys = [(isinstance(c, bool), c) for c in choices]
-        stored = bool(info.context and info.context.get(STORED))
-        if not stored and len(set(keys)) != len(keys):
-            raise ValueError("choices must be distinct (1 and 1.0 are the same choice)")
+        if not (info.context or {}).get(STORED):
+            keys = [(isinstance(c, bool), c) for c in choices]
+            if len(set(keys)) != len(keys):
+                raise ValueError("choices must be distinct (1 and 1.0 are the same choice)")
         for c in choices:
             if isinstance(c, float) and not math.isfinite(c):
                 raise ValueError("choices must be finite")
