@@ -196,11 +196,19 @@ def test_study_page_plots_table_and_live_updates(browser, server):
 
     page.click(f"#studies a[href='#/study/{study.id}']")
     page.wait_for_selector("#history svg circle.pt")
-    page.wait_for_selector("#history svg path.best")
+    # attached, not visible: when the first trial stays the best the line is flat, zero-high
+    page.wait_for_selector("#history svg path.best", state="attached")
     page.wait_for_selector("#edf svg path.edf-line")
     page.wait_for_selector("#strategies .bar-row[data-name=random]")
     completed = study.refresh().trial_counts["completed"]
     assert ui.count("#history svg circle.pt") == completed
+    best_line_end = page.eval_on_selector(
+        "#history svg path.best", "p => Number(p.getAttribute('d').split(',').pop())"
+    )
+    lowest_point = page.eval_on_selector_all(
+        "#history svg circle.pt", "cs => Math.max(...cs.map(c => Number(c.getAttribute('cy'))))"
+    )
+    assert best_line_end == pytest.approx(lowest_point, abs=0.5)
     assert ui.count("#trials-table tbody tr") == 50
     assert ui.text("#trials-pager .range") == f"1{DASH}50 of 67"
     ui.shot("study-overview")
