@@ -90,9 +90,6 @@ class _BNNStrategy(ModelBasedStrategy):
 class IBNNConfig(BNNConfig):
     """Options of `ibnn`."""
 
-    # Smaller than the other networks' 0.4: with its relevance prior `ibnn` did best at
-    # 0.2 of 0.1, 0.2, 0.4, 0.8 and 1 (bench/RESULTS.md).
-    trust_region: TrustRegion = 0.2
     depth: int = Field(default=3, ge=1, le=16, description="Hidden layers of the infinite net.")
     learn_variances: bool = Field(
         default=False,

@@ -220,7 +220,7 @@ def test_ibnn_passes_its_relevance_prior_option(monkeypatch):
     IBNN({**FAST, "relevance_prior_loc": 2.0}).suggest(snapshot, 1, None)
     assert seen["relevance_prior_loc"] == 2.0
     assert IBNN().config.relevance_prior_loc == RELEVANCE_PRIOR_LOC
-    assert IBNN().config.trust_region == 0.2  # the other networks keep 0.4
+    assert IBNN().config.trust_region == 0.4
     assert DKL().config.trust_region == 0.4
 
 
