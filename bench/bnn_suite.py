@@ -16,7 +16,8 @@ on `n` random points of a 10-d problem and times one q=1 suggestion.
 Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, 30 evaluations),
 `python bench/bnn_suite.py --seeds 3 --budget 100 --batch 10` (the budget for the
 30- and 50-d problems: 10 Sobol points, then 9 asks of 10), `--problems` to run a
-subset, `python bench/bnn_suite.py --timing-only`. Besides the table, every method
+subset, `python bench/bnn_suite.py --timing-only`; `--report FILE ...` prints the
+tables of saved runs (`--at N`: after N evaluations). Besides the table, every method
 is compared with `gp` seed by seed (same Sobol start, same budget).
 """
 
@@ -212,7 +213,24 @@ def time_one(strategy: str, n: int, d: int = 10) -> dict:
     }
 
 
-def _table(runs: list[dict]) -> list[str]:
+def final_regret(run: dict, at: int | None = None) -> float:
+    """log10 of the run's best regret after `at` evaluations (None: all of them)."""
+    regret = run["regret"] if at is None else run["regret"][:at]
+    return math.log10(max(regret[-1], 1e-8))
+
+
+def merged_runs(paths: list[str]) -> list[dict]:
+    """The runs of several `--out` files; a later file's run of the same problem,
+    method and seed replaces an earlier one's (e.g. a method rerun after a change)."""
+    runs: dict[tuple, dict] = {}
+    for path in paths:
+        with open(path) as fh:
+            for r in json.load(fh)["runs"]:
+                runs[(r["problem"], r["strategy"], r["seed"])] = r
+    return list(runs.values())
+
+
+def _table(runs: list[dict], at: int | None = None) -> list[str]:
     lines = [
         "| problem | " + " | ".join(STRATEGIES) + " |",
         "|---" * (len(STRATEGIES) + 1) + "|",
@@ -224,20 +242,17 @@ def _table(runs: list[dict]) -> list[str]:
             if not rs:
                 cells.append("-")
                 continue
-            final = np.array([max(r["regret"][-1], 1e-8) for r in rs])
+            final = [final_regret(r, at) for r in rs]
             secs = np.mean([r["suggest_seconds"] for r in rs])
-            cells.append(f"{np.median(np.log10(final)):.2f} ({secs:.0f} s)")
+            cells.append(f"{np.median(final):.2f} ({secs:.0f} s)")
         lines.append(f"| {p.name} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _paired(runs: list[dict], reference: str = "gp") -> list[str]:
+def _paired(runs: list[dict], reference: str = "gp", at: int | None = None) -> list[str]:
     """Per problem and method: seeds where it ends below / equal to / above `reference`,
     and the median over seeds of its log10 final regret minus the reference's."""
-    final = {
-        (r["problem"], r["strategy"], r["seed"]): math.log10(max(r["regret"][-1], 1e-8))
-        for r in runs
-    }
+    final = {(r["problem"], r["strategy"], r["seed"]): final_regret(r, at) for r in runs}
     lines = [f"paired against {reference}: wins/ties/losses, median log10 regret difference"]
     for p in PROBLEMS:
         cells = []
@@ -256,6 +271,13 @@ def _paired(runs: list[dict], reference: str = "gp") -> list[str]:
         if cells:
             lines.append(f"{p.name}: " + ", ".join(cells))
     return lines
+
+
+def _print_tables(runs: list[dict], at: int | None = None) -> None:
+    after = f"after {at} evaluations" if at else "final"
+    print(f"median log10 {after} regret (mean suggestion time per run, whole run)")
+    print("\n".join(_table(runs, at)))
+    print("\n".join(_paired(runs, at=at)))
 
 
 def main() -> None:
@@ -280,7 +302,20 @@ def main() -> None:
         help="the earlier runs' wall-clock limits (5 s acquisition, 10-15 s per network ask)",
     )
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        metavar="FILE",
+        help="run nothing: print the tables of these `--out` files (a later file's run of "
+        "the same problem, method and seed replaces an earlier one's)",
+    )
+    parser.add_argument(
+        "--at", type=int, default=None, help="with --report: regret after this many evaluations"
+    )
     args = parser.parse_args()
+    if args.report:
+        _print_tables(merged_runs(args.report), args.at)
+        return
     if args.quick:
         args.seeds, args.budget = 3, 30
     runs: list[dict] = []
@@ -306,9 +341,7 @@ def main() -> None:
             ]
             timings = [j.result() for j in jobs]
     if runs:
-        print("median log10 final regret (mean suggestion time per run)")
-        print("\n".join(_table(runs)))
-        print("\n".join(_paired(runs)))
+        _print_tables(runs)
     for t in timings:
         print(json.dumps(t))
     if args.out:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from asktell.strategies.registry import get_strategy
-from bench.bnn_suite import STRATEGIES, _paired, instance_rng, options_for, run_one
+from bench.bnn_suite import (
+    STRATEGIES,
+    _paired,
+    _table,
+    instance_rng,
+    merged_runs,
+    options_for,
+    run_one,
+)
 
 
 def _run(problem: str, strategy: str, seed: int, final: float) -> dict:
@@ -21,6 +31,20 @@ def test_paired_counts_wins_ties_and_losses_seed_by_seed():
     lines = _paired(runs)
     assert lines[1] == "ellipsoid-50d: ibnn 1/1/1 (+0.00), dkl 1/0/0 (-1.00)"
     assert len(lines) == 2  # problems without runs and gp itself are left out
+
+
+def test_a_later_file_replaces_the_same_run_and_tables_read_any_evaluation(tmp_path):
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    gp = _run("branin-in-30d", "gp", 0, 1.0)
+    old, new = _run("branin-in-30d", "ibnn", 0, 10.0), _run("branin-in-30d", "ibnn", 0, 0.01)
+    first.write_text(json.dumps({"runs": [gp, old]}))
+    second.write_text(json.dumps({"runs": [new]}))
+    runs = merged_runs([str(first), str(second)])
+    assert sorted(r["strategy"] for r in runs) == ["gp", "ibnn"]
+    assert _paired(runs)[1] == "branin-in-30d: ibnn 1/0/0 (-2.00)"
+    assert _paired(runs, at=1)[1] == "branin-in-30d: ibnn 0/1/0 (+0.00)"  # both at 10.0 then
+    row = next(line for line in _table([{**new, "suggest_seconds": 3.0}]) if "branin" in line)
+    assert "| -2.00 (3 s) |" in row
 
 
 @pytest.mark.parametrize("time_limits", [False, True])
