@@ -44,7 +44,8 @@ class AutoConfig(StrategyConfig):
         default=CONTINUOUS_TRUST_REGION,
         description="In spaces of continuous parameters only, the `gp` phase searches a box of "
         "this side around the best feasible point (one objective; see `gp`'s option, which "
-        "wins when given); None: the whole space.",
+        "wins when given); a selected surrogate other than `gp` does in every space (its "
+        "`surrogate_options` win); None: the whole space.",
     )
 
     select_surrogate: bool = Field(
@@ -115,7 +116,8 @@ class Auto(Strategy):
        a box of side `trust_region` around the best feasible point.
        With `select_surrogate`, the model-based strategy among `surrogates`
        whose fits best predicted the latest `selection_window` completed
-       trials (each from the trials before it) is used instead; the scores are
+       trials (each from the trials before it) is used instead (a network
+       searching the `trust_region` box in every space); the scores are
        recomputed every `rescore_every` completions and are reported in
        `Proposal.info["surrogate_scores"]` and kept in the state.
     A batch that straddles the end of the warm-up gets warm-up points first;
@@ -207,15 +209,18 @@ class Auto(Strategy):
     def _model_based(
         self, name: str, fit_budget: float | None = None, continuous: bool = False
     ) -> ModelBasedStrategy:
-        """The strategy `name` with its options (its fit time capped by `fit_budget`; `gp`
-        searching in `trust_region` when the space is `continuous`)."""
+        """The strategy `name` with its options (its fit time capped by `fit_budget`;
+        searching in `trust_region`: `gp` when the space is `continuous`, the others always)."""
         options = dict(self.config.surrogate_options.get(name, {}))
+        fields = get_strategy(name).Config.model_fields
         if name == "gp":
             trust = {"trust_region": self.config.trust_region} if continuous else {}
             options = {**trust, **self.config.gp, **options}
             if fit_budget is not None:
                 options["fit_timeout_sec"] = fit_budget
-        elif fit_budget is not None and "time_budget_sec" in get_strategy(name).Config.model_fields:
+        elif "trust_region" in fields:
+            options = {"trust_region": self.config.trust_region, **options}
+        if name != "gp" and fit_budget is not None and "time_budget_sec" in fields:
             share = options.get("fit_share", 0.6)
             options["time_budget_sec"] = fit_budget / share
         return get_strategy(name)(options, device=self.device)  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from asktell.strategies import auto as auto_module
 from asktell.strategies.auto import Auto
 from asktell.strategies.bnn_selection import MIN_TRAIN, prequential_scores, select
 from asktell.strategies.registry import get_strategy, validate_strategy
+from asktell_client.types import IntParam
 
 FAST = {"num_restarts": 1, "raw_samples": 32, "maxiter": 25, "mc_samples": 16}
 BROKEN_ENSEMBLE = {**FAST, "members": 2, "hidden": [8], "epochs": 1, "lr": 1e-6}
@@ -103,3 +104,15 @@ def test_a_single_candidate_is_used_without_scoring(monkeypatch):
     proposal = Auto(options).suggest(make_snapshot(BOX_2D, 8, bowl), 1, None)
     assert proposal.strategies == ["ibnn"] and proposal.info["surrogate"] == "ibnn"
     assert proposal.state["surrogate"] == {"name": "ibnn", "scores": {}, "n_completed": 8}
+
+
+def test_a_selected_network_searches_autos_trust_region_in_every_space():
+    options = {"init_trials": 5, "select_surrogate": True, "surrogates": ["ibnn"]}
+    mixed = [*BOX_2D, IntParam(name="k", low=1, high=5)]
+    for space in (BOX_2D, mixed):
+        snapshot = make_snapshot(space, 8, bowl)
+        proposal = Auto({**options, "surrogate_options": {"ibnn": FAST}}).suggest(snapshot, 1, None)
+        assert proposal.info["search_box_side"] == 0.2  # auto's side, not ibnn's own 0.4
+    own = {"ibnn": {**FAST, "trust_region": 0.5}}
+    proposal = Auto({**options, "surrogate_options": own}).suggest(snapshot, 1, None)
+    assert proposal.info["search_box_side"] == 0.5
