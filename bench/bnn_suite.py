@@ -152,6 +152,7 @@ def run_one(
     init: int,
     batch: int,
     time_limits: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> dict:
     """One optimization run; returns the regret trace and the time spent suggesting."""
     import torch
@@ -164,7 +165,7 @@ def run_one(
     f, f_opt = p.fn(seed)
     X = list(sobol_points(p.d, seed, 0, init))
     y = [f(x) for x in X]
-    algo = get_strategy(strategy)(options_for(strategy, time_limits))
+    algo = get_strategy(strategy)({**options_for(strategy, time_limits), **(extra or {})})
     state, seconds, fallbacks = None, 0.0, 0
     while len(y) < budget:
         snap = _snapshot(p.d, X, y, seed, nonce=len(y))
@@ -301,6 +302,13 @@ def main() -> None:
         action="store_true",
         help="the earlier runs' wall-clock limits (5 s acquisition, 10-15 s per network ask)",
     )
+    parser.add_argument(
+        "--options",
+        type=json.loads,
+        default={},
+        help="JSON of options per strategy over the suite's, e.g. "
+        '\'{"ibnn": {"trust_region": 0.8}}\'',
+    )
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
     parser.add_argument(
         "--report",
@@ -324,7 +332,15 @@ def main() -> None:
         if not args.timing_only:
             jobs = [
                 pool.submit(
-                    run_one, p.name, s, seed, args.budget, args.init, args.batch, args.time_limits
+                    run_one,
+                    p.name,
+                    s,
+                    seed,
+                    args.budget,
+                    args.init,
+                    args.batch,
+                    args.time_limits,
+                    args.options.get(s),
                 )
                 for p in PROBLEMS
                 if p.name in args.problems

@@ -76,3 +76,8 @@ def test_an_instance_does_not_share_the_methods_random_streams(seed):
     drawn = instance_rng(seed).random(5)
     for stream in (np.random.default_rng(seed), np.random.default_rng([seed, 0])):
         assert not np.allclose(stream.random(5), drawn)
+
+
+def test_options_given_per_strategy_reach_it():
+    with pytest.raises(Exception, match="no_such_option"):
+        run_one("nonstationary-4d", "gp", 0, 6, 4, 2, extra={"no_such_option": 1})
