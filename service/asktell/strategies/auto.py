@@ -218,11 +218,12 @@ class Auto(Strategy):
             options = {**trust, **self.config.gp, **options}
             if fit_budget is not None:
                 options["fit_timeout_sec"] = fit_budget
-        elif "trust_region" in fields:
-            options = {"trust_region": self.config.trust_region, **options}
-        if name != "gp" and fit_budget is not None and "time_budget_sec" in fields:
-            share = options.get("fit_share", 0.6)
-            options["time_budget_sec"] = fit_budget / share
+        else:
+            if "trust_region" in fields:
+                options = {"trust_region": self.config.trust_region, **options}
+            if fit_budget is not None and "time_budget_sec" in fields:
+                share = options.get("fit_share", 0.6)
+                options["time_budget_sec"] = fit_budget / share
         return get_strategy(name)(options, device=self.device)  # type: ignore[return-value]
 
     def _selection(self, snapshot: StudySnapshot, state: dict[str, Any] | None) -> dict[str, Any]:
