@@ -18,7 +18,8 @@ Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, 30 eval
 30- and 50-d problems: 10 Sobol points, then 9 asks of 10), `--problems` to run a
 subset, `python bench/bnn_suite.py --timing-only`; `--report FILE ...` prints the
 tables of saved runs (`--at N`: after N evaluations). Besides the table, every method
-is compared with `gp` seed by seed (same Sobol start, same budget).
+is compared with `gp` seed by seed (same Sobol start, same budget), and each seed's
+final regret is listed.
 """
 
 from __future__ import annotations
@@ -274,11 +275,27 @@ def _paired(runs: list[dict], reference: str = "gp", at: int | None = None) -> l
     return lines
 
 
+def _per_seed(runs: list[dict], at: int | None = None) -> list[str]:
+    """Per problem and method, the log10 final regret of each seed, in seed order."""
+    lines = ["log10 final regret per seed (seed: value)"]
+    for p in PROBLEMS:
+        for s in STRATEGIES:
+            rs = sorted(
+                (r for r in runs if r["problem"] == p.name and r["strategy"] == s),
+                key=lambda r: r["seed"],
+            )
+            if rs:
+                values = ", ".join(f"{r['seed']}: {final_regret(r, at):.2f}" for r in rs)
+                lines.append(f"{p.name} {s}: {values}")
+    return lines
+
+
 def _print_tables(runs: list[dict], at: int | None = None) -> None:
     after = f"after {at} evaluations" if at else "final"
     print(f"median log10 {after} regret (mean suggestion time per run, whole run)")
     print("\n".join(_table(runs, at)))
     print("\n".join(_paired(runs, at=at)))
+    print("\n".join(_per_seed(runs, at)))
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from asktell.strategies.registry import get_strategy
 from bench.bnn_suite import (
     STRATEGIES,
     _paired,
+    _per_seed,
     _table,
     instance_rng,
     merged_runs,
@@ -45,6 +46,7 @@ def test_a_later_file_replaces_the_same_run_and_tables_read_any_evaluation(tmp_p
     assert _paired(runs, at=1)[1] == "branin-in-30d: ibnn 0/1/0 (+0.00)"  # both at 10.0 then
     row = next(line for line in _table([{**new, "suggest_seconds": 3.0}]) if "branin" in line)
     assert "| -2.00 (3 s) |" in row
+    assert _per_seed(runs)[1:] == ["branin-in-30d gp: 0: 0.00", "branin-in-30d ibnn: 0: -2.00"]
 
 
 @pytest.mark.parametrize("time_limits", [False, True])
