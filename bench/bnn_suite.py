@@ -236,6 +236,14 @@ def merged_runs(paths: list[str]) -> list[dict]:
     return list(runs.values())
 
 
+def _runs_of(runs: list[dict], problem: str, strategy: str) -> list[dict]:
+    """The runs of one problem and method, in seed order."""
+    return sorted(
+        (r for r in runs if r["problem"] == problem and r["strategy"] == strategy),
+        key=lambda r: r["seed"],
+    )
+
+
 def _table(runs: list[dict], at: int | None = None) -> list[str]:
     lines = [
         "| problem | " + " | ".join(STRATEGIES) + " |",
@@ -244,7 +252,7 @@ def _table(runs: list[dict], at: int | None = None) -> list[str]:
     for p in PROBLEMS:
         cells = []
         for s in STRATEGIES:
-            rs = [r for r in runs if r["problem"] == p.name and r["strategy"] == s]
+            rs = _runs_of(runs, p.name, s)
             if not rs:
                 cells.append("-")
                 continue
@@ -284,10 +292,7 @@ def _per_seed(runs: list[dict], at: int | None = None) -> list[str]:
     lines = ["log10 final regret per seed (seed: value)"]
     for p in PROBLEMS:
         for s in STRATEGIES:
-            rs = sorted(
-                (r for r in runs if r["problem"] == p.name and r["strategy"] == s),
-                key=lambda r: r["seed"],
-            )
+            rs = _runs_of(runs, p.name, s)
             if rs:
                 values = ", ".join(f"{r['seed']}: {final_regret(r, at):.2f}" for r in rs)
                 lines.append(f"{p.name} {s}: {values}")
