@@ -39,7 +39,13 @@ from asktell.strategies._model_based import (
 from asktell.strategies.registry import register_strategy
 from asktell.surrogates.bnn import fit_ensemble
 from asktell.surrogates.bnn_hmc import sample_hmc
-from asktell.surrogates.bnn_kernels import RELEVANCE_PRIOR_LOC, fit_dkl, fit_ibnn
+from asktell.surrogates.bnn_kernels import (
+    IBNN_NOISE_FLOOR,
+    IBNN_SAFE_NOISE_FLOOR,
+    RELEVANCE_PRIOR_LOC,
+    fit_dkl,
+    fit_ibnn,
+)
 
 __all__ = [
     "BNNEnsemble",
@@ -109,6 +115,13 @@ class IBNNConfig(BNNConfig):
         "relevances) with `ard`: 0 centres it on the plain kernel, larger values switch off "
         "inputs the data do not need (the analogue of `gp`'s dimension-scaled prior).",
     )
+    noise_floor: float = Field(
+        default=IBNN_NOISE_FLOOR,
+        ge=1e-6,
+        le=1.0,
+        description="Lower bound of the inferred noise variance (standardized outcomes); "
+        "a higher one keeps the posterior stable when many points lie close together.",
+    )
 
 
 @register_strategy("ibnn")
@@ -137,17 +150,23 @@ class IBNN(_BNNStrategy):
             learn_variances=self.config.learn_variances,
             ard=self.config.ard,
             relevance_prior_loc=self.config.relevance_prior_loc,
-            noisy=noisy,
+            noise_floor=self.config.noise_floor,
             timeout_sec=self.fit_budget,
         )
         return self._result(model, info)
 
     def safer(self) -> IBNN | None:
-        """The plain kernel: learned relevances also scale the kernel's amplitude, and
-        large ones can leave the posterior numerically singular (NaN acquisition values)."""
-        if not self.config.ard:
+        """First the plain kernel: learned relevances also scale the kernel's amplitude,
+        and large ones can leave the posterior numerically singular (NaN acquisition
+        values). Then, with points close together, the plain kernel under a higher noise
+        floor (`IBNN_SAFE_NOISE_FLOOR`)."""
+        if self.config.ard:
+            update: dict[str, Any] = {"ard": False}
+        elif self.config.noise_floor < IBNN_SAFE_NOISE_FLOOR:
+            update = {"noise_floor": IBNN_SAFE_NOISE_FLOOR}
+        else:
             return None
-        return IBNN(self.config.model_copy(update={"ard": False}).model_dump(), self.device)
+        return IBNN(self.config.model_copy(update=update).model_dump(), self.device)
 
 
 class BNNEnsembleConfig(BNNConfig):

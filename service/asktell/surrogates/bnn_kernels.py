@@ -41,6 +41,11 @@ IBNN_BIAS_VAR = 1.3
 IBNN_NOISE_FLOOR = 1e-4
 """Noise floor of `ibnn` (standardized units), noisy or not: the kernel's prior variance is
 hundreds of times the data's, so a lower floor leaves its Gram matrix numerically singular."""
+IBNN_SAFE_NOISE_FLOOR = 1e-2
+"""Noise floor of the last retry of a failed `ibnn` ask. Learned relevances can raise the
+kernel's prior variance to 1e5 times the data's; with many points close to the best one
+(hundreds of evaluations in a few dimensions), the posterior covariance of the best point
+then came out negative under the default floor, and every acquisition value NaN."""
 MIN_RELEVANCE_SCALE = 0.05
 """Smallest input scale `l` of `RelevanceScaled` (at most 20x the plain kernel's relevance)."""
 RELEVANCE_PRIOR_LOC = 8.0
@@ -51,10 +56,9 @@ the dimension-scaled lengthscale prior of `gp` (see `RelevanceScaled`)."""
 logger = logging.getLogger(__name__)
 
 
-def _likelihood(m: int, noisy: bool, floor: float | None = None) -> GaussianLikelihood:
-    """Inferred homoscedastic noise (LogNormal(-4, 1) prior), floored by `noisy` or `floor`."""
+def _likelihood(m: int, floor: float) -> GaussianLikelihood:
+    """Inferred homoscedastic noise (LogNormal(-4, 1) prior) of at least `floor`."""
     prior = LogNormalPrior(loc=-4.0, scale=1.0)
-    floor = floor if floor is not None else (1e-4 if noisy else 1e-6)
     return GaussianLikelihood(
         noise_prior=prior,
         batch_shape=torch.Size([m]) if m > 1 else torch.Size(),
@@ -74,7 +78,7 @@ def fit_ibnn(
     learn_variances: bool = False,
     ard: bool = True,
     relevance_prior_loc: float = RELEVANCE_PRIOR_LOC,
-    noisy: bool = False,
+    noise_floor: float = IBNN_NOISE_FLOOR,
     timeout_sec: float | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """An exact GP with the infinite-width BNN kernel, fitted by marginal likelihood.
@@ -91,13 +95,14 @@ def fit_ibnn(
         ard: Learn one relevance (inverse input scale) per input.
         relevance_prior_loc: `loc` of the LogNormal(loc, sqrt(3)) prior on the input
             scales (0: centred on the plain kernel; larger: more inputs switched off).
-        noisy: Whether observations are noisy (sets the noise floor).
+        noise_floor: Lower bound of the inferred noise (standardized units), the same
+            whether or not the study is noisy (see `IBNN_NOISE_FLOOR`).
         timeout_sec: Cap on the fit time (single-output models).
 
     Returns:
-        The model in eval mode and info: `weight_var`, `bias_var`, `ard`.
+        The model in eval mode and info: `weight_var`, `bias_var`, `ard`, `noise_floor`.
     """
-    common = {"depth": depth, "learn_variances": learn_variances, "noisy": noisy}
+    common = {"depth": depth, "learn_variances": learn_variances, "noise_floor": noise_floor}
     if ard:
         try:
             if relevance_prior_loc == 0:
@@ -134,7 +139,7 @@ def _fit_ibnn(
     learn_variances: bool,
     ard: bool,
     loc: float,
-    noisy: bool,
+    noise_floor: float,
     timeout_sec: float | None,
     init_scales: Tensor | None = None,
     init_noise: Tensor | None = None,
@@ -154,7 +159,7 @@ def _fit_ibnn(
     model = SingleTaskGP(
         X,
         Y,
-        likelihood=_likelihood(m, noisy, IBNN_NOISE_FLOOR).to(X),
+        likelihood=_likelihood(m, noise_floor).to(X),
         covar_module=covar,
         input_transform=centered(X.shape[-1]).to(X),
         outcome_transform=Standardize(m=m),
@@ -170,6 +175,7 @@ def _fit_ibnn(
         "weight_var": kernel.weight_var.detach().reshape(-1).tolist(),
         "bias_var": kernel.bias_var.detach().reshape(-1).tolist(),
         "ard": ard,
+        "noise_floor": noise_floor,
     }
     return model, info
 
@@ -251,7 +257,7 @@ class DKLGP(SingleTaskGP):
         super().__init__(
             X,
             Y,
-            likelihood=_likelihood(m, noisy),
+            likelihood=_likelihood(m, 1e-4 if noisy else 1e-6),
             covar_module=kernel,
             outcome_transform=Standardize(m=m),
         )

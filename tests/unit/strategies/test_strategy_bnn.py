@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,17 +16,23 @@ from botorch.sampling.index_sampler import IndexSampler
 from strategy_cases import BOX_2D, MIXED_SPACE, StrategyCases, check_proposal, make_snapshot
 
 from asktell.core.encoding import SpaceEncoder
+from asktell.core.snapshots import StudySnapshot, TrialRecord
+from asktell.core.space import SearchSpace
+from asktell.core.states import TrialState
 from asktell.strategies._model_based import _CubeOptimizer
 from asktell.strategies.bnn import BNNHMC, DKL, IBNN, BNNEnsemble
 from asktell.strategies.registry import get_strategy
 from asktell.surrogates.bnn import fit_ensemble, predict
 from asktell.surrogates.bnn_hmc import sample_hmc
 from asktell.surrogates.bnn_kernels import (
+    IBNN_NOISE_FLOOR,
+    IBNN_SAFE_NOISE_FLOOR,
     RELEVANCE_PRIOR_LOC,
     RelevanceScaled,
     centered,
     fit_ibnn,
 )
+from asktell_client.types import FloatParam, ObjectiveSpec, StudySettings
 
 FAST = {"num_restarts": 1, "raw_samples": 32, "maxiter": 25, "mc_samples": 16}
 ENSEMBLE = {**FAST, "members": 4, "hidden": [16, 16], "epochs": 60}
@@ -131,8 +139,6 @@ def test_ensemble_suggests_near_the_optimum_of_a_bowl():
 
 
 def test_multi_objective_with_an_ensemble():
-    from asktell_client.types import ObjectiveSpec
-
     def two(p):
         return {"f1": (p["x"] - 0.2) ** 2 + p["y"] ** 2, "f2": (p["x"] - 0.8) ** 2 + p["y"] ** 2}
 
@@ -265,7 +271,57 @@ def test_ibnn_retries_a_failed_ask_with_the_plain_kernel(monkeypatch):
     assert proposal.strategies == ["ibnn", "ibnn"] and "fallback" not in proposal.info
     assert proposal.info["retried"].startswith("RuntimeError: probability tensor")
     assert proposal.info["ard"] is False
-    assert IBNN({**FAST, "ard": False}).safer() is None
+
+
+def test_ibnn_retries_with_a_higher_noise_floor_when_the_plain_kernel_fails_too(monkeypatch):
+    from asktell.strategies import bnn as bnn_strategies
+
+    tried = []
+
+    def singular_below_the_safe_floor(*args, **kwargs):
+        tried.append((kwargs["ard"], kwargs["noise_floor"]))
+        if kwargs["noise_floor"] < IBNN_SAFE_NOISE_FLOOR:
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        return fit_ibnn(*args, **kwargs)
+
+    monkeypatch.setattr(bnn_strategies, "fit_ibnn", singular_below_the_safe_floor)
+    snapshot = make_snapshot(BOX_2D, 8)
+    proposal = IBNN(FAST).suggest(snapshot, 2, None)
+    check_proposal(snapshot, proposal, 2)
+    assert tried == [
+        (True, IBNN_NOISE_FLOOR),
+        (False, IBNN_NOISE_FLOOR),
+        (False, IBNN_SAFE_NOISE_FLOOR),
+    ]
+    assert proposal.strategies == ["ibnn", "ibnn"] and "fallback" not in proposal.info
+    assert proposal.info["noise_floor"] == IBNN_SAFE_NOISE_FLOOR
+    assert IBNN({**FAST, "ard": False, "noise_floor": IBNN_SAFE_NOISE_FLOOR}).safer() is None
+
+
+def test_ibnn_answers_with_model_points_when_many_points_lie_close_together():
+    # 140 evaluations of the bench's 4-d non-stationary function by `ibnn` (two of them
+    # 3e-5 apart): the ask after them met NaN acquisition values with the default noise
+    # floor, with learned relevances and with the plain kernel alike (the posterior
+    # variance of the best point came out negative), and was answered with Sobol points.
+    case = json.loads((Path(__file__).parent / "data" / "ibnn_close_points.json").read_text())
+    space = [FloatParam(name=f"x{i}", low=0.0, high=1.0) for i in range(4)]
+    completed = [
+        TrialRecord(i, TrialState.completed, {f"x{j}": v for j, v in enumerate(x)}, {"value": y})
+        for i, (x, y) in enumerate(zip(case["X"], case["y"], strict=True))
+    ]
+    snapshot = StudySnapshot(
+        study_id=1,
+        space=SearchSpace(space),
+        objectives=[ObjectiveSpec(name="value", direction="minimize")],
+        constraints=[],
+        settings=StudySettings(seed=2),
+        completed=completed,
+        pending=[],
+        failed=[],
+    )
+    proposal = IBNN(FAST).suggest(snapshot, 2, None)
+    check_proposal(snapshot, proposal, 2)
+    assert proposal.strategies == ["ibnn", "ibnn"] and "fallback" not in proposal.info
 
 
 @pytest.mark.parametrize(
@@ -303,8 +359,6 @@ def test_trust_region_leaves_discrete_dimensions_their_full_range():
 
 
 def test_no_trust_region_for_several_objectives():
-    from asktell_client.types import ObjectiveSpec
-
     objectives = [ObjectiveSpec(name="f1"), ObjectiveSpec(name="f2")]
     snapshot = make_snapshot(
         BOX_2D, 10, lambda p: {"f1": p["x"], "f2": 1 - p["x"] + p["y"]}, objectives=objectives
