@@ -249,52 +249,40 @@ def test_ibnn_falls_back_to_the_plain_kernel_when_the_relevance_fit_fails(monkey
     assert not any(isinstance(m, RelevanceScaled) for m in model.modules())
 
 
-def test_ibnn_retries_a_failed_ask_with_the_plain_kernel(monkeypatch):
-    # As when large relevances leave the posterior singular: BoTorch's start sampler
-    # raises on NaN acquisition values. The ask is retried without relevances, not
-    # answered with Sobol points.
-    from asktell.strategies import bnn as bnn_strategies
-
-    kernels = []
-
-    def singular_with_relevances(*args, **kwargs):
-        kernels.append(kwargs["ard"])
-        if kwargs["ard"]:
-            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-        return fit_ibnn(*args, **kwargs)
-
-    monkeypatch.setattr(bnn_strategies, "fit_ibnn", singular_with_relevances)
-    snapshot = make_snapshot(BOX_2D, 8)
-    proposal = IBNN(FAST).suggest(snapshot, 2, None)
-    check_proposal(snapshot, proposal, 2)
-    assert kernels == [True, False]
-    assert proposal.strategies == ["ibnn", "ibnn"] and "fallback" not in proposal.info
-    assert proposal.info["retried"].startswith("RuntimeError: probability tensor")
-    assert proposal.info["ard"] is False
+PLAIN = (False, IBNN_NOISE_FLOOR)
+SAFE = (False, IBNN_SAFE_NOISE_FLOOR)
 
 
-def test_ibnn_retries_with_a_higher_noise_floor_when_the_plain_kernel_fails_too(monkeypatch):
+@pytest.mark.parametrize(
+    ("singular", "tries"),
+    [
+        (lambda ard, floor: ard, [(True, IBNN_NOISE_FLOOR), PLAIN]),
+        (lambda ard, floor: floor < IBNN_SAFE_NOISE_FLOOR, [(True, IBNN_NOISE_FLOOR), PLAIN, SAFE]),
+    ],
+    ids=["with-relevances", "under-the-default-floor"],
+)
+def test_ibnn_retries_a_failed_ask_with_safer_models(monkeypatch, singular, tries):
+    # As when large relevances, or many close points, leave the posterior singular:
+    # BoTorch's start sampler raises on NaN acquisition values. The ask is retried with
+    # the plain kernel, then under a higher noise floor, not answered with Sobol points.
     from asktell.strategies import bnn as bnn_strategies
 
     tried = []
 
-    def singular_below_the_safe_floor(*args, **kwargs):
+    def fit(*args, **kwargs):
         tried.append((kwargs["ard"], kwargs["noise_floor"]))
-        if kwargs["noise_floor"] < IBNN_SAFE_NOISE_FLOOR:
+        if singular(*tried[-1]):
             raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
         return fit_ibnn(*args, **kwargs)
 
-    monkeypatch.setattr(bnn_strategies, "fit_ibnn", singular_below_the_safe_floor)
+    monkeypatch.setattr(bnn_strategies, "fit_ibnn", fit)
     snapshot = make_snapshot(BOX_2D, 8)
     proposal = IBNN(FAST).suggest(snapshot, 2, None)
     check_proposal(snapshot, proposal, 2)
-    assert tried == [
-        (True, IBNN_NOISE_FLOOR),
-        (False, IBNN_NOISE_FLOOR),
-        (False, IBNN_SAFE_NOISE_FLOOR),
-    ]
+    assert tried == tries
     assert proposal.strategies == ["ibnn", "ibnn"] and "fallback" not in proposal.info
-    assert proposal.info["noise_floor"] == IBNN_SAFE_NOISE_FLOOR
+    assert proposal.info["retried"].startswith("RuntimeError: probability tensor")
+    assert (proposal.info["ard"], proposal.info["noise_floor"]) == tries[-1]
     assert IBNN({**FAST, "ard": False, "noise_floor": IBNN_SAFE_NOISE_FLOOR}).safer() is None
 
 
