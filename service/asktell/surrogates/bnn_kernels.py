@@ -62,7 +62,7 @@ def _likelihood(m: int, floor: float) -> GaussianLikelihood:
     return GaussianLikelihood(
         noise_prior=prior,
         batch_shape=torch.Size([m]) if m > 1 else torch.Size(),
-        noise_constraint=GreaterThan(floor, initial_value=0.02),
+        noise_constraint=GreaterThan(floor, initial_value=max(0.02, 2 * floor)),
     )
 
 

@@ -286,6 +286,14 @@ def test_ibnn_retries_a_failed_ask_with_safer_models(monkeypatch, singular, trie
     assert IBNN({**FAST, "ard": False, "noise_floor": IBNN_SAFE_NOISE_FLOOR}).safer() is None
 
 
+def test_ibnn_takes_any_noise_floor_in_its_range():
+    snapshot = make_snapshot(BOX_2D, 8)
+    for floor in (1e-6, 0.5, 1.0):
+        proposal = IBNN({**FAST, "noise_floor": floor}).suggest(snapshot, 1, None)
+        assert proposal.strategies == ["ibnn"] and "retried" not in proposal.info
+        assert proposal.info["noise_floor"] == floor
+
+
 def test_ibnn_answers_with_model_points_when_many_points_lie_close_together():
     # 140 evaluations of the bench's 4-d non-stationary function by `ibnn` (two of them
     # 3e-5 apart): the ask after them met NaN acquisition values with the default noise
