@@ -191,6 +191,43 @@ def test_prefetch_fills_a_buffer_that_asks_take_at_once(http, make_study):
     assert SlowStrategy.calls[-1]["pending"] == 1  # the running trial, not the buffer
 
 
+def _worker_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "asktell-worker" and t.is_alive()}
+
+
+def test_shutdown_lets_the_job_in_flight_write_its_result(settings):
+    # A tell queues a refill; the app stops while the worker computes it. The worker
+    # finishes and writes before the database closes, and its thread ends.
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine, text
+
+    from asktell.api.app import create_app
+
+    before = _worker_threads()
+    with TestClient(create_app(settings)) as http:
+        body = {
+            "name": "slow",
+            "space": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}],
+            "strategy": {"name": "test-slow", "options": {"seconds": 1.0}},
+            "settings": {"prefetch": 1},
+        }
+        sid = http.post("/v1/studies", json=body).json()["id"]
+        (trial,) = http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 1}).json()["trials"]
+        calls = len(SlowStrategy.calls)
+        http.post(f"/v1/trials/{trial['id']}:tell", json={"values": {"value": 1.0}})
+        _wait_for(lambda: len(SlowStrategy.calls) > calls)  # the refill is being computed
+    assert not _worker_threads() - before
+    engine = create_engine(settings.database_url)
+    with engine.connect() as conn:
+        jobs = conn.execute(text("SELECT state FROM jobs")).scalars().all()
+        buffer = conn.execute(
+            text("SELECT count(*) FROM trials WHERE prefetched AND state = 'pending'")
+        ).scalar()
+    engine.dispose()
+    assert jobs and set(jobs) == {"done"}
+    assert buffer == 1
+
+
 def test_prefetch_respects_the_budget(http, make_study):
     sid = slow_study(make_study, settings={"prefetch": 5, "budget": 3})["id"]
     http.post(f"/v1/studies/{sid}/trials:ask", json={"count": 2})

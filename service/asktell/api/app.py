@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -24,6 +25,10 @@ from asktell.db.session import Database
 from asktell.strategies.registry import available_strategies
 
 log = logging.getLogger("asktell")
+
+WORKER_SHUTDOWN_WAIT_SECONDS = 10.0
+"""How long shutdown waits for the embedded worker's job in flight to write its result
+(after that the job is abandoned; its lease expires and another worker redoes it)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -67,7 +72,7 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
                 "'default' project (loopback only)",
                 settings.host,
             )
-        worker = None
+        worker = worker_thread = None
         if run_worker:
             from asktell.worker.device import limit_threads
             from asktell.worker.loop import Worker
@@ -77,13 +82,14 @@ def create_app(settings: Settings | None = None, *, start_worker: bool | None = 
             worker = Worker(
                 db, hub, device="cpu", lease_seconds=settings.lease_seconds, poll_interval=0.5
             )
-            worker.start_thread()
+            worker_thread = worker.start_thread()
         try:
             yield
         finally:
-            if worker is not None:
+            if worker is not None and worker_thread is not None:
                 worker.stop.set()
                 hub.wake_jobs()
+                await asyncio.to_thread(worker_thread.join, WORKER_SHUTDOWN_WAIT_SECONDS)
             hub.stop()
             db.dispose()
 
