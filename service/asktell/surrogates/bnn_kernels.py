@@ -34,6 +34,8 @@ from gpytorch.priors import LogNormalPrior
 from linear_operator.utils.errors import NotPSDError
 from torch import Tensor, nn
 
+from asktell.surrogates.gp import NOISELESS_NOISE_FLOOR, NOISY_NOISE_FLOOR
+
 __all__ = ["DKLGP", "RelevanceScaled", "centered", "fit_dkl", "fit_ibnn"]
 
 IBNN_WEIGHT_VAR = 10.0
@@ -257,7 +259,7 @@ class DKLGP(SingleTaskGP):
         super().__init__(
             X,
             Y,
-            likelihood=_likelihood(m, 1e-4 if noisy else 1e-6),
+            likelihood=_likelihood(m, NOISY_NOISE_FLOOR if noisy else NOISELESS_NOISE_FLOOR),
             covar_module=kernel,
             outcome_transform=Standardize(m=m),
         )
