@@ -4,7 +4,10 @@ Problems where a stationary GP tends to struggle (all minimized, regret reported
 - `nonstationary-4d`: separable, sum_i x_i^2 + 0.5 sin(10 pi x_i^3) on [0, 1]^4, whose
   wiggles get faster as x_i grows;
 - `branin-in-30d`: Branin on 2 of 30 dimensions, the rest ignored;
-- `ellipsoid-50d`: BBOB-style separable ellipsoid (conditioning 1e6) with a seeded optimum.
+- `ellipsoid-50d`: BBOB-style separable ellipsoid (conditioning 1e6) with a seeded optimum;
+- `poly-40d`: the non-stationary polynomial of Li et al.'s code (`PolyDraw`), maximized
+  there: the sum over j < d/4 of the products of four shifted inputs,
+  prod_k (x_{j + k d/4} - c_{j + k d/4}) with seeded c ~ N(0, 1); here its negation.
 
 Each run starts with `--init` Sobol points, then asks batches of `--batch` points
 (pending-aware) until `--budget` evaluations. The model fits and the acquisition
@@ -112,10 +115,24 @@ def _ellipsoid_50d(seed: int) -> tuple[Fn, float]:
     return f, 0.0
 
 
+def _poly(d: int) -> Callable[[int], tuple[Fn, float]]:
+    """The polynomial in `d` inputs (`d` divisible by 4). Each product is multilinear in
+    its four inputs, so its maximum over the cube is at one of its 16 corners."""
+
+    def make(seed: int) -> tuple[Fn, float]:
+        c = instance_rng(seed).standard_normal(d).reshape(4, d // 4)
+        corners = np.array(np.meshgrid(*[[0.0, 1.0]] * 4, indexing="ij")).reshape(4, -1)
+        best = sum((corners - c[:, [j]]).prod(axis=0).max() for j in range(d // 4))
+        return (lambda x: -float((x.reshape(4, d // 4) - c).prod(axis=0).sum())), -best
+
+    return make
+
+
 PROBLEMS = [
     Problem("nonstationary-4d", 4, _nonstationary),
     Problem("branin-in-30d", 30, _branin_in_30d),
     Problem("ellipsoid-50d", 50, _ellipsoid_50d),
+    Problem("poly-40d", 40, _poly(40)),
 ]
 
 

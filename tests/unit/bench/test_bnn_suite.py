@@ -9,9 +9,11 @@ import pytest
 
 from asktell.strategies.registry import get_strategy
 from bench.bnn_suite import (
+    PROBLEMS,
     STRATEGIES,
     _paired,
     _per_seed,
+    _poly,
     _table,
     instance_rng,
     merged_runs,
@@ -83,3 +85,22 @@ def test_an_instance_does_not_share_the_methods_random_streams(seed):
 def test_options_given_per_strategy_reach_it():
     with pytest.raises(Exception, match="no_such_option"):
         run_one("nonstationary-4d", "gp", 0, 6, 4, 2, extra={"no_such_option": 1})
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_polynomials_optimum_is_its_best_corner_and_nothing_beats_it(seed):
+    f, f_opt = _poly(4)(seed)  # one product of four inputs: 16 corners
+    corners = [np.array([(i >> k) & 1 for k in range(4)], dtype=float) for i in range(16)]
+    assert min(f(x) for x in corners) == pytest.approx(f_opt)
+    inside = np.random.default_rng(seed).uniform(size=(2000, 4))
+    assert min(f(x) for x in inside) > f_opt
+
+
+def test_the_40d_polynomial_sums_ten_products():
+    problem = next(p for p in PROBLEMS if p.name == "poly-40d")
+    f, f_opt = problem.fn(1)
+    x = np.random.default_rng(1).uniform(size=40)
+    terms = [f(np.where(np.arange(40) % 10 == j, x, 0.0)) - f(np.zeros(40)) for j in range(10)]
+    # the products are over disjoint inputs, so zeroing the others isolates each
+    assert sum(terms) + f(np.zeros(40)) == pytest.approx(f(x))
+    assert f_opt < f(x)
