@@ -5,9 +5,10 @@ Problems where a stationary GP tends to struggle (all minimized, regret reported
   wiggles get faster as x_i grows;
 - `branin-in-30d`: Branin on 2 of 30 dimensions, the rest ignored;
 - `ellipsoid-50d`: BBOB-style separable ellipsoid (conditioning 1e6) with a seeded optimum;
-- `poly-40d`: the non-stationary polynomial of Li et al.'s code (`PolyDraw`), maximized
-  there: the sum over j < d/4 of the products of four shifted inputs,
+- `poly-40d`: the polynomial test function of Li et al.'s code (`PolyDraw`, maximized
+  there, in 200 dimensions): the sum over j < d/4 of the products of four shifted inputs,
   prod_k (x_{j + k d/4} - c_{j + k d/4}) with seeded c ~ N(0, 1); here its negation.
+  Not stationary (its slopes grow away from the centres c); its optimum is a corner.
 
 Each run starts with `--init` Sobol points, then asks batches of `--batch` points
 (pending-aware) until `--budget` evaluations. The model fits and the acquisition
