@@ -201,6 +201,7 @@ def run_one(
     return {
         "problem": problem,
         "strategy": strategy,
+        "options": extra or {},
         "seed": seed,
         "regret": regret.tolist(),
         "suggest_seconds": seconds,
@@ -243,53 +244,82 @@ def final_regret(run: dict, at: int | None = None) -> float:
     return math.log10(max(regret[-1], 1e-8))
 
 
+def label(run: dict) -> str:
+    """The method of a run: its strategy, followed by its `--options` as compact JSON
+    when it had any (e.g. `ibnn{"trust_region":1.0}`)."""
+    options = run.get("options")
+    if not options:
+        return run["strategy"]
+    return run["strategy"] + json.dumps(options, sort_keys=True, separators=(",", ":"))
+
+
 def merged_runs(paths: list[str]) -> list[dict]:
-    """The runs of several `--out` files; a later file's run of the same problem,
-    method and seed replaces an earlier one's (e.g. a method rerun after a change)."""
+    """The runs of several `--out` files, each labelled by its method (`label`); a later
+    file's run of the same problem, method and seed replaces an earlier one's (e.g. a
+    method rerun after a change). Files from before runs recorded their options take
+    them from the file's `--options`."""
     runs: dict[tuple, dict] = {}
     for path in paths:
         with open(path) as fh:
-            for r in json.load(fh)["runs"]:
-                runs[(r["problem"], r["strategy"], r["seed"])] = r
+            saved = json.load(fh)
+        file_options = saved.get("args", {}).get("options") or {}
+        for r in saved["runs"]:
+            r.setdefault("options", file_options.get(r["strategy"], {}))
+            runs[(r["problem"], label(r), r["seed"])] = r
     return list(runs.values())
 
 
-def _runs_of(runs: list[dict], problem: str, strategy: str) -> list[dict]:
+def methods(runs: list[dict]) -> list[str]:
+    """The methods of these runs: in the order of `STRATEGIES`, each strategy's plain
+    run first, then its runs with options."""
+    labels = {label(r) for r in runs}
+    return [
+        m
+        for s in STRATEGIES
+        for m in sorted(labels, key=lambda m: (m != s, m))
+        if m == s or m.startswith(s + "{")
+    ]
+
+
+def _runs_of(runs: list[dict], problem: str, method: str) -> list[dict]:
     """The runs of one problem and method, in seed order."""
     return sorted(
-        (r for r in runs if r["problem"] == problem and r["strategy"] == strategy),
+        (r for r in runs if r["problem"] == problem and label(r) == method),
         key=lambda r: r["seed"],
     )
 
 
 def _table(runs: list[dict], at: int | None = None) -> list[str]:
+    """Median log10 regret per problem (rows with runs) and method (columns)."""
+    columns = methods(runs)
     lines = [
-        "| problem | " + " | ".join(STRATEGIES) + " |",
-        "|---" * (len(STRATEGIES) + 1) + "|",
+        "| problem | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
     for p in PROBLEMS:
         cells = []
-        for s in STRATEGIES:
-            rs = _runs_of(runs, p.name, s)
+        for m in columns:
+            rs = _runs_of(runs, p.name, m)
             if not rs:
                 cells.append("-")
                 continue
             final = [final_regret(r, at) for r in rs]
             secs = np.mean([r["suggest_seconds"] for r in rs])
             cells.append(f"{np.median(final):.2f} ({secs:.0f} s)")
-        lines.append(f"| {p.name} | " + " | ".join(cells) + " |")
+        if any(cell != "-" for cell in cells):
+            lines.append(f"| {p.name} | " + " | ".join(cells) + " |")
     return lines
 
 
 def _paired(runs: list[dict], reference: str = "gp", at: int | None = None) -> list[str]:
     """Per problem and method: seeds where it ends below / equal to / above `reference`,
     and the median over seeds of its log10 final regret minus the reference's."""
-    final = {(r["problem"], r["strategy"], r["seed"]): final_regret(r, at) for r in runs}
+    final = {(r["problem"], label(r), r["seed"]): final_regret(r, at) for r in runs}
     lines = [f"paired against {reference}: wins/ties/losses, median log10 regret difference"]
     for p in PROBLEMS:
         cells = []
-        for s in STRATEGIES:
-            keys = [k for k in final if k[0] == p.name and k[1] == s and k[1] != reference]
+        for m in methods(runs):
+            keys = [k for k in final if k[0] == p.name and k[1] == m and m != reference]
             diffs = [
                 final[k] - final[(p.name, reference, k[2])]
                 for k in keys
@@ -299,7 +329,7 @@ def _paired(runs: list[dict], reference: str = "gp", at: int | None = None) -> l
                 wins = sum(d < -1e-9 for d in diffs)
                 losses = sum(d > 1e-9 for d in diffs)
                 ties = len(diffs) - wins - losses
-                cells.append(f"{s} {wins}/{ties}/{losses} ({np.median(diffs):+.2f})")
+                cells.append(f"{m} {wins}/{ties}/{losses} ({np.median(diffs):+.2f})")
         if cells:
             lines.append(f"{p.name}: " + ", ".join(cells))
     return lines
@@ -309,17 +339,17 @@ def _per_seed(runs: list[dict], at: int | None = None) -> list[str]:
     """Per problem and method, the log10 final regret of each seed, in seed order."""
     lines = ["log10 final regret per seed (seed: value)"]
     for p in PROBLEMS:
-        for s in STRATEGIES:
-            rs = _runs_of(runs, p.name, s)
+        for m in methods(runs):
+            rs = _runs_of(runs, p.name, m)
             if rs:
                 values = ", ".join(f"{r['seed']}: {final_regret(r, at):.2f}" for r in rs)
-                lines.append(f"{p.name} {s}: {values}")
+                lines.append(f"{p.name} {m}: {values}")
     return lines
 
 
 def _print_tables(runs: list[dict], at: int | None = None) -> None:
     after = f"after {at} evaluations" if at else "final"
-    print(f"median log10 {after} regret (mean suggestion time per run, whole run)")
+    print(f"median log10 regret, {after} (mean suggestion time per run, whole run)")
     print("\n".join(_table(runs, at)))
     print("\n".join(_paired(runs, at=at)))
     print("\n".join(_per_seed(runs, at)))
@@ -358,8 +388,9 @@ def main() -> None:
         "--report",
         nargs="+",
         metavar="FILE",
-        help="run nothing: print the tables of these `--out` files (a later file's run of "
-        "the same problem, method and seed replaces an earlier one's)",
+        help="run nothing: print the tables of these `--out` files (a strategy run with "
+        "`--options` is a method of its own; a later file's run of the same problem, method "
+        "and seed replaces an earlier one's)",
     )
     parser.add_argument(
         "--at", type=int, default=None, help="with --report: regret after this many evaluations"

@@ -16,7 +16,9 @@ from bench.bnn_suite import (
     _poly,
     _table,
     instance_rng,
+    label,
     merged_runs,
+    methods,
     options_for,
     run_one,
 )
@@ -104,3 +106,30 @@ def test_the_40d_polynomial_sums_ten_products():
     # the products are over disjoint inputs, so zeroing the others isolates each
     assert sum(terms) + f(np.zeros(40)) == pytest.approx(f(x))
     assert f_opt < f(x)
+
+
+def test_runs_with_options_are_methods_of_their_own_even_in_older_files(tmp_path):
+    older, newer = tmp_path / "older.json", tmp_path / "newer.json"
+    whole = {"trust_region": 1.0}
+    # an older file: runs without "options", the file's --options apply to its ibnn runs
+    older.write_text(
+        json.dumps(
+            {
+                "args": {"options": {"ibnn": whole}},
+                "runs": [_run("poly-40d", "ibnn", 0, 0.1), _run("poly-40d", "gp", 0, 1.0)],
+            }
+        )
+    )
+    newer.write_text(json.dumps({"runs": [{**_run("poly-40d", "ibnn", 0, 10.0), "options": {}}]}))
+    runs = merged_runs([str(older), str(newer)])
+    assert sorted(label(r) for r in runs) == ["gp", "ibnn", 'ibnn{"trust_region":1.0}']
+    assert methods(runs) == ["gp", "ibnn", 'ibnn{"trust_region":1.0}']
+    assert (
+        _paired(runs)[1] == 'poly-40d: ibnn 0/0/1 (+1.00), ibnn{"trust_region":1.0} 1/0/0 (-1.00)'
+    )
+
+
+def test_a_run_records_its_options():
+    run = run_one("nonstationary-4d", "gp", 0, 6, 4, 2, extra={"trust_region": 0.5})
+    assert run["options"] == {"trust_region": 0.5}
+    assert label(run) == 'gp{"trust_region":0.5}'
