@@ -347,11 +347,11 @@ def _per_seed(runs: list[dict], at: int | None = None) -> list[str]:
     return lines
 
 
-def _print_tables(runs: list[dict], at: int | None = None) -> None:
+def _print_tables(runs: list[dict], at: int | None = None, reference: str = "gp") -> None:
     after = f"after {at} evaluations" if at else "final"
     print(f"median log10 regret, {after} (mean suggestion time per run, whole run)")
     print("\n".join(_table(runs, at)))
-    print("\n".join(_paired(runs, at=at)))
+    print("\n".join(_paired(runs, reference, at)))
     print("\n".join(_per_seed(runs, at)))
 
 
@@ -395,9 +395,15 @@ def main() -> None:
     parser.add_argument(
         "--at", type=int, default=None, help="with --report: regret after this many evaluations"
     )
+    parser.add_argument(
+        "--reference",
+        default="gp",
+        help="with --report: the method every other is paired with, e.g. "
+        '\'gp{"prior":"botorch<0.12"}\'',
+    )
     args = parser.parse_args()
     if args.report:
-        _print_tables(merged_runs(args.report), args.at)
+        _print_tables(merged_runs(args.report), args.at, args.reference)
         return
     if args.quick:
         args.seeds, args.budget = 3, 30
