@@ -127,6 +127,8 @@ def test_runs_with_options_are_methods_of_their_own_even_in_older_files(tmp_path
     assert (
         _paired(runs)[1] == 'poly-40d: ibnn 0/0/1 (+1.00), ibnn{"trust_region":1.0} 1/0/0 (-1.00)'
     )
+    against_whole = _paired(runs, reference='ibnn{"trust_region":1.0}')
+    assert against_whole[1] == "poly-40d: gp 0/0/1 (+1.00), ibnn 0/0/1 (+2.00)"
 
 
 def test_a_run_records_its_options():
