@@ -272,13 +272,8 @@ def merged_runs(paths: list[str]) -> list[dict]:
 def methods(runs: list[dict]) -> list[str]:
     """The methods of these runs: in the order of `STRATEGIES`, each strategy's plain
     run first, then its runs with options."""
-    labels = {label(r) for r in runs}
-    return [
-        m
-        for s in STRATEGIES
-        for m in sorted(labels, key=lambda m: (m != s, m))
-        if m == s or m.startswith(s + "{")
-    ]
+    keys = {(STRATEGIES.index(r["strategy"]), bool(r.get("options")), label(r)) for r in runs}
+    return [m for *_, m in sorted(keys)]
 
 
 def _runs_of(runs: list[dict], problem: str, method: str) -> list[dict]:
@@ -316,9 +311,10 @@ def _paired(runs: list[dict], reference: str = "gp", at: int | None = None) -> l
     and the median over seeds of its log10 final regret minus the reference's."""
     final = {(r["problem"], label(r), r["seed"]): final_regret(r, at) for r in runs}
     lines = [f"paired against {reference}: wins/ties/losses, median log10 regret difference"]
+    columns = methods(runs)
     for p in PROBLEMS:
         cells = []
-        for m in methods(runs):
+        for m in columns:
             keys = [k for k in final if k[0] == p.name and k[1] == m and m != reference]
             diffs = [
                 final[k] - final[(p.name, reference, k[2])]
@@ -338,8 +334,9 @@ def _paired(runs: list[dict], reference: str = "gp", at: int | None = None) -> l
 def _per_seed(runs: list[dict], at: int | None = None) -> list[str]:
     """Per problem and method, the log10 final regret of each seed, in seed order."""
     lines = ["log10 final regret per seed (seed: value)"]
+    columns = methods(runs)
     for p in PROBLEMS:
-        for m in methods(runs):
+        for m in columns:
             rs = _runs_of(runs, p.name, m)
             if rs:
                 values = ", ".join(f"{r['seed']}: {final_regret(r, at):.2f}" for r in rs)
