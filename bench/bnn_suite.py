@@ -352,6 +352,42 @@ def _print_tables(runs: list[dict], at: int | None = None, reference: str = "gp"
     print("\n".join(_per_seed(runs, at)))
 
 
+def variant_main(doc: str, runner: Callable[..., dict], strategies: list[str]) -> None:
+    """Command line of a script that runs some of the suite's strategies with a part of
+    their model swapped: `runner(problem, strategy, seed, budget, init, batch, options)`
+    makes one run, in a worker process of its own, so the swap stays there."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--problems", nargs="+", default=[p.name for p in PROBLEMS])
+    parser.add_argument("--strategies", nargs="+", default=strategies, choices=strategies)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--init", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--options",
+        type=json.loads,
+        default={},
+        help="JSON of options per strategy, as in the suite",
+    )
+    parser.add_argument("--out", required=True, help="write the runs here (JSON)")
+    args = parser.parse_args()
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    with ProcessPoolExecutor(args.workers) as pool:
+        jobs = [
+            pool.submit(
+                runner, p, s, seed, args.budget, args.init, args.batch, args.options.get(s, {})
+            )
+            for p in args.problems
+            for s in args.strategies
+            for seed in seeds
+        ]
+        runs = [j.result() for j in jobs]
+    with open(args.out, "w") as fh:
+        json.dump({"args": vars(args), "runs": runs}, fh)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, budget 30")

@@ -14,11 +14,9 @@ the method `gp{"prior":"botorch<0.12"}`.
 
 from __future__ import annotations
 
-import argparse
-import json
-from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
-from bench.bnn_suite import PROBLEMS, run_one
+from bench.bnn_suite import run_one, variant_main
 
 LEGACY = {"prior": "botorch<0.12"}
 
@@ -39,37 +37,24 @@ def legacy_kernel(ard_num_dims, batch_shape=None, use_rbf_kernel=True, active_di
     return ScaleKernel(base, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 0.15))
 
 
-def run_legacy(problem: str, seed: int, budget: int, init: int, batch: int) -> dict:
+def run_legacy(
+    problem: str,
+    strategy: str,
+    seed: int,
+    budget: int,
+    init: int,
+    batch: int,
+    options: dict[str, Any],
+) -> dict:
     """One run of `gp` with the legacy kernel, labelled as its own method."""
     import asktell.surrogates.gp as gp_surrogate
 
     gp_surrogate.get_covar_module_with_dim_scaled_prior = legacy_kernel
-    run = run_one(problem, "gp", seed, budget, init, batch, extra={"kernel": "matern52"})
-    return {**run, "options": LEGACY}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", nargs="+", default=[p.name for p in PROBLEMS])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--budget", type=int, default=100)
-    parser.add_argument("--init", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", required=True, help="write the runs here (JSON)")
-    args = parser.parse_args()
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    with ProcessPoolExecutor(args.workers) as pool:
-        jobs = [
-            pool.submit(run_legacy, p, s, args.budget, args.init, args.batch)
-            for p in args.problems
-            for s in seeds
-        ]
-        runs = [j.result() for j in jobs]
-    with open(args.out, "w") as fh:
-        json.dump({"args": vars(args), "runs": runs}, fh)
+    run = run_one(
+        problem, strategy, seed, budget, init, batch, extra={"kernel": "matern52", **options}
+    )
+    return {**run, "options": {**LEGACY, **options}}
 
 
 if __name__ == "__main__":
-    main()
+    variant_main(__doc__, run_legacy, ["gp"])

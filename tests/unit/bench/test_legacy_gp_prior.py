@@ -27,7 +27,7 @@ def test_a_legacy_run_fits_the_legacy_kernel_and_is_a_method_of_its_own(monkeypa
         "get_covar_module_with_dim_scaled_prior",
         gp_surrogate.get_covar_module_with_dim_scaled_prior,
     )
-    run = run_legacy("nonstationary-4d", 0, 8, 4, 2)
+    run = run_legacy("nonstationary-4d", "gp", 0, 8, 4, 2, {})
     assert label(run) == 'gp{"prior":"botorch<0.12"}'
     assert len(run["regret"]) == 8
     X, Y = torch.rand(6, 2, dtype=torch.float64), torch.rand(6, 1, dtype=torch.float64)
