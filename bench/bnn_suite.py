@@ -23,7 +23,8 @@ Usage: `python bench/bnn_suite.py --quick --out /tmp/bnn.json` (3 seeds, 30 eval
 subset, `python bench/bnn_suite.py --timing-only`; `--report FILE ...` prints the
 tables of saved runs (`--at N`: after N evaluations). Besides the table, every method
 is compared with `gp` seed by seed (same Sobol start, same budget), and each seed's
-final regret is listed.
+final regret is listed. `bench/legacy_gp_prior.py` and `bench/input_warp.py` run
+strategies of the suite with a part of their model swapped (`variant_main`).
 """
 
 from __future__ import annotations

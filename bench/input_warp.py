@@ -6,7 +6,8 @@ by marginal likelihood with the other hyperparameters under LogNormal(0, sqrt(0.
 priors, BoTorch's own choice for them. A monotone warp per input makes a separable
 non-stationary function (such as `nonstationary-4d`, whose wiggles speed up as `x^3`)
 closer to stationary, so it tests whether such a problem needs a network or only a warp.
-For `gp` the warp comes before its `Normalize`; for `ibnn`, before the centring.
+`ibnn` has the warp as its option `input_warp`; for `gp` this script puts it in front of
+`Normalize` (in its own worker processes only), as a control.
 
 Usage: `python -m bench.input_warp --problems nonstationary-4d --seeds 10 --out FILE`; its
 runs are the methods `gp{"input_warp":true}` and `ibnn{"input_warp":true}` (with the
@@ -18,46 +19,19 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from botorch.models.transforms.input import ChainedInputTransform, Normalize, Warp
-from gpytorch.priors import LogNormalPrior
+from botorch.models.transforms.input import ChainedInputTransform, Normalize
 
-import asktell.surrogates.bnn_kernels as network_kernels
 import asktell.surrogates.gp as gp_surrogate
-from asktell.surrogates.bnn_kernels import centered
+from asktell.surrogates.bnn_kernels import kumaraswamy_warp
 from bench.bnn_suite import run_one, variant_main
 
 WARPED = {"input_warp": True}
 
 
-def kumaraswamy_warp(d: int) -> Warp:
-    """A learned Kumaraswamy-CDF warp of all `d` inputs of the unit cube (float64)."""
-    return Warp(
-        d=d,
-        indices=list(range(d)),
-        concentration1_prior=LogNormalPrior(0.0, 0.75**0.5),
-        concentration0_prior=LogNormalPrior(0.0, 0.75**0.5),
-        bounds=torch.stack([torch.zeros(d), torch.ones(d)]).double(),
-    )
-
-
 def warped_normalize(d: int, bounds: torch.Tensor, indices: list[int] | None = None):
-    """`gp`'s `Normalize`, after the warp."""
+    """`gp`'s `Normalize`, after the warp of every input."""
     plain = Normalize(d=d, bounds=bounds, indices=indices)
-    return ChainedInputTransform(warp=kumaraswamy_warp(d).to(bounds), norm=plain)
-
-
-def warped_centered(d: int) -> ChainedInputTransform:
-    """`ibnn`'s centring, after the warp."""
-    return ChainedInputTransform(warp=kumaraswamy_warp(d), center=centered(d))
-
-
-def warp_inputs(strategy: str) -> None:
-    """Put the warp in front of the input transform of `strategy`'s surrogate (in this
-    process; patching again changes nothing, as each patch wraps the original)."""
-    if strategy == "gp":
-        gp_surrogate.Normalize = warped_normalize
-    else:
-        network_kernels.centered = warped_centered
+    return ChainedInputTransform(warp=kumaraswamy_warp(d, range(d)).to(bounds), norm=plain)
 
 
 def run_warped(
@@ -70,8 +44,12 @@ def run_warped(
     options: dict[str, Any],
 ) -> dict:
     """One run of `strategy` with warped inputs, labelled as its own method."""
-    warp_inputs(strategy)
-    run = run_one(problem, strategy, seed, budget, init, batch, extra=options)
+    if strategy == "gp":
+        # patching again in a reused worker changes nothing: the patch wraps the original
+        gp_surrogate.Normalize = warped_normalize
+        run = run_one(problem, strategy, seed, budget, init, batch, extra=options)
+    else:
+        run = run_one(problem, strategy, seed, budget, init, batch, extra={**options, **WARPED})
     return {**run, "options": {**options, **WARPED}}
 
 

@@ -5,7 +5,7 @@ with pending points, qLogNEHVI for several objectives, constraints, mixed-space
 optimizers, Sobol fallbacks); only the surrogate differs:
 
 - `ibnn`: exact GP with the infinite-width BNN kernel on centred inputs, with
-  learned input relevances (cheap);
+  learned input relevances (cheap) and, as an option, learned input warps;
 - `bnn-ensemble`: a deep ensemble of small MLPs (a mixture over members);
 - `bnn-hmc`: a Bayesian MLP sampled with HMC (a mixture over posterior draws);
 - `dkl`: deep kernel learning (GP on learned MLP features).
@@ -122,6 +122,12 @@ class IBNNConfig(BNNConfig):
         description="Lower bound of the inferred noise variance (standardized outcomes); "
         "a higher one keeps the posterior stable when many points lie close together.",
     )
+    input_warp: bool = Field(
+        default=False,
+        description="Warp each continuous input by a learned Kumaraswamy CDF before the "
+        "kernel (BoTorch `Warp`): for functions whose wiggles speed up or slow down along "
+        "an input. Best with `trust_region` 1.0 (bench/RESULTS.md).",
+    )
 
 
 @register_strategy("ibnn")
@@ -151,9 +157,16 @@ class IBNN(_BNNStrategy):
             ard=self.config.ard,
             relevance_prior_loc=self.config.relevance_prior_loc,
             noise_floor=self.config.noise_floor,
+            warp_dims=self._warp_dims(data.X.shape[-1], cat_dims),
             timeout_sec=self.fit_budget,
         )
         return self._result(model, info)
+
+    def _warp_dims(self, d: int, cat_dims: list[int]) -> list[int]:
+        """The inputs to warp: every continuous one with `input_warp`, else none."""
+        if not self.config.input_warp:
+            return []
+        return [i for i in range(d) if i not in set(cat_dims)]
 
     def safer(self) -> IBNN | None:
         """First the plain kernel: learned relevances also scale the kernel's amplitude,

@@ -5,6 +5,7 @@
   centred to [-1, 1]^d. By default its weight and bias variances stay at Li et
   al.'s values (10, 1.3) and the noise and one relevance per input are fitted,
   the relevances under a prior that switches off inputs the data do not need.
+  Optionally, chosen inputs are first warped by learned Kumaraswamy CDFs.
 - `fit_dkl`: deep kernel learning, a GP with a Matérn-5/2 ARD kernel on the
   features of a tanh MLP; the MLP is pre-trained by regression, then MLP and
   kernel hyperparameters are trained jointly by marginal likelihood (Adam).
@@ -23,7 +24,12 @@ from botorch.exceptions.errors import ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.kernels import InfiniteWidthBNNKernel
-from botorch.models.transforms.input import AffineInputTransform
+from botorch.models.transforms.input import (
+    AffineInputTransform,
+    ChainedInputTransform,
+    InputTransform,
+    Warp,
+)
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.constraints import GreaterThan
 from gpytorch.distributions import MultivariateNormal
@@ -36,7 +42,7 @@ from torch import Tensor, nn
 
 from asktell.surrogates.gp import NOISELESS_NOISE_FLOOR, NOISY_NOISE_FLOOR
 
-__all__ = ["DKLGP", "RelevanceScaled", "centered", "fit_dkl", "fit_ibnn"]
+__all__ = ["DKLGP", "RelevanceScaled", "centered", "fit_dkl", "fit_ibnn", "kumaraswamy_warp"]
 
 IBNN_WEIGHT_VAR = 10.0
 IBNN_BIAS_VAR = 1.3
@@ -81,6 +87,7 @@ def fit_ibnn(
     ard: bool = True,
     relevance_prior_loc: float = RELEVANCE_PRIOR_LOC,
     noise_floor: float = IBNN_NOISE_FLOOR,
+    warp_dims: Sequence[int] = (),
     timeout_sec: float | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """An exact GP with the infinite-width BNN kernel, fitted by marginal likelihood.
@@ -99,12 +106,18 @@ def fit_ibnn(
             scales (0: centred on the plain kernel; larger: more inputs switched off).
         noise_floor: Lower bound of the inferred noise (standardized units), the same
             whether or not the study is noisy (see `IBNN_NOISE_FLOOR`).
+        warp_dims: Inputs warped before the centring (see `kumaraswamy_warp`).
         timeout_sec: Cap on the fit time (single-output models).
 
     Returns:
         The model in eval mode and info: `weight_var`, `bias_var`, `ard`, `noise_floor`.
     """
-    common = {"depth": depth, "learn_variances": learn_variances, "noise_floor": noise_floor}
+    common = {
+        "depth": depth,
+        "learn_variances": learn_variances,
+        "noise_floor": noise_floor,
+        "warp_dims": list(warp_dims),
+    }
     if ard:
         try:
             if relevance_prior_loc == 0:
@@ -142,6 +155,7 @@ def _fit_ibnn(
     ard: bool,
     loc: float,
     noise_floor: float,
+    warp_dims: list[int],
     timeout_sec: float | None,
     init_scales: Tensor | None = None,
     init_noise: Tensor | None = None,
@@ -158,12 +172,16 @@ def _fit_ibnn(
     )
     if init_scales is not None:
         covar.lengthscale = init_scales
+    d = X.shape[-1]
+    inputs: InputTransform = centered(d)
+    if warp_dims:
+        inputs = ChainedInputTransform(warp=kumaraswamy_warp(d, warp_dims), center=inputs)
     model = SingleTaskGP(
         X,
         Y,
         likelihood=_likelihood(m, noise_floor).to(X),
         covar_module=covar,
-        input_transform=centered(X.shape[-1]).to(X),
+        input_transform=inputs.to(X),
         outcome_transform=Standardize(m=m),
     )
     if init_noise is not None:
@@ -178,6 +196,7 @@ def _fit_ibnn(
         "bias_var": kernel.bias_var.detach().reshape(-1).tolist(),
         "ard": ard,
         "noise_floor": noise_floor,
+        "warped_inputs": len(warp_dims),
     }
     return model, info
 
@@ -245,6 +264,24 @@ def centered(d: int) -> AffineInputTransform:
     """
     half = torch.full((d,), 0.5)
     return AffineInputTransform(d=d, coefficient=half, offset=half)
+
+
+def kumaraswamy_warp(d: int, dims: Sequence[int]) -> Warp:
+    """A learned warp `x -> 1 - (1 - x^a)^b` of each input in `dims` of [0, 1]^d (the
+    Kumaraswamy CDF, BoTorch's `Warp`, Snoek et al. 2014), `a` and `b` under BoTorch's
+    LogNormal(0, sqrt(0.75)) priors, starting at the identity.
+
+    A monotone warp per input lets a kernel fit a function whose wiggles speed up or slow
+    down along an input (non-stationary along it) as if they did not.
+    """
+    prior = math.sqrt(0.75)
+    return Warp(
+        d=d,
+        indices=list(dims),
+        concentration1_prior=LogNormalPrior(0.0, prior),
+        concentration0_prior=LogNormalPrior(0.0, prior),
+        bounds=torch.stack([torch.zeros(d), torch.ones(d)]).double(),
+    )
 
 
 class DKLGP(SingleTaskGP):

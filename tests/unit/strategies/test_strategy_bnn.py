@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.models.transforms.input import Warp
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.sampling.index_sampler import IndexSampler
 from strategy_cases import BOX_2D, MIXED_SPACE, StrategyCases, check_proposal, make_snapshot
@@ -228,6 +229,49 @@ def test_ibnn_passes_its_relevance_prior_option(monkeypatch):
     assert IBNN().config.relevance_prior_loc == RELEVANCE_PRIOR_LOC
     assert IBNN().config.trust_region == 0.4
     assert DKL().config.trust_region == 0.4
+
+
+def test_ibnn_warps_the_inputs_it_is_given_and_only_those():
+    X = torch.rand(20, 2, generator=torch.Generator().manual_seed(0), dtype=torch.double)
+    Y = (X**2 + 0.5 * torch.sin(10 * torch.pi * X**3)).sum(-1, keepdim=True)
+    plain, info = fit_ibnn(X, Y)
+    assert info["warped_inputs"] == 0
+    assert not any(isinstance(m, Warp) for m in plain.modules())
+    model, info = fit_ibnn(X, Y, warp_dims=[1])
+    assert info["warped_inputs"] == 1
+    (warp,) = [m for m in model.modules() if isinstance(m, Warp)]
+    assert warp.indices.tolist() == [1]
+    # its shape was fitted, not left at the identity it starts from
+    shape = torch.cat([warp.concentration0, warp.concentration1]).detach()
+    assert not torch.allclose(shape, torch.ones_like(shape))
+    # the kernel sees input 0 only centred, and input 1 warped, then centred
+    x = torch.tensor([[0.25, 0.5]], dtype=torch.double)
+    seen = model.input_transform(x)
+    assert seen[0, 0].item() == pytest.approx(-0.5)
+    assert seen[0, 1].item() != pytest.approx(0.0, abs=1e-3)
+
+
+def test_ibnn_input_warp_option_warps_the_continuous_inputs_of_a_mixed_space(monkeypatch):
+    from asktell.strategies import bnn as bnn_strategies
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return fit_ibnn(*args, **kwargs)
+
+    monkeypatch.setattr(bnn_strategies, "fit_ibnn", spy)
+    snapshot = make_snapshot(MIXED_SPACE, 10)
+    encoder = SpaceEncoder(snapshot.space)
+    continuous = [i for i in range(encoder.d) if i not in encoder.categorical_dims]
+    assert 0 < len(continuous) < encoder.d
+    proposal = IBNN({**FAST, "input_warp": True}).suggest(snapshot, 2, None)
+    check_proposal(snapshot, proposal, 2)
+    assert seen["warp_dims"] == continuous
+    assert proposal.info["warped_inputs"] == len(continuous)
+    IBNN(FAST).suggest(snapshot, 1, None)
+    assert seen["warp_dims"] == []
+    assert IBNN().config.input_warp is False
 
 
 def test_ibnn_falls_back_to_the_plain_kernel_when_the_relevance_fit_fails(monkeypatch):
