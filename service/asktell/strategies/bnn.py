@@ -126,7 +126,8 @@ class IBNNConfig(BNNConfig):
         default=False,
         description="Warp each continuous input by a learned Kumaraswamy CDF before the "
         "kernel (BoTorch `Warp`): for functions whose wiggles speed up or slow down along "
-        "an input. Best with `trust_region` 1.0 (bench/RESULTS.md).",
+        "an input. Measured on one such problem only, where it drew with `gp` "
+        "(bench/RESULTS.md).",
     )
 
 
