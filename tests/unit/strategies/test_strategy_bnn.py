@@ -213,16 +213,23 @@ def test_ibnn_under_its_relevance_prior_keeps_the_signal_out_of_the_noise():
     assert set(relevance.detach().reshape(-1).topk(2).indices.tolist()) == {13, 22}
 
 
-def test_ibnn_passes_its_relevance_prior_option(monkeypatch):
+@pytest.fixture
+def fit_ibnn_arguments(monkeypatch) -> dict:
+    """The keyword arguments of the latest `fit_ibnn` call of the `ibnn` strategy."""
     from asktell.strategies import bnn as bnn_strategies
 
-    seen = {}
+    seen: dict = {}
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return fit_ibnn(*args, **kwargs)
 
     monkeypatch.setattr(bnn_strategies, "fit_ibnn", spy)
+    return seen
+
+
+def test_ibnn_passes_its_relevance_prior_option(fit_ibnn_arguments):
+    seen = fit_ibnn_arguments
     snapshot = make_snapshot(BOX_2D, 6)
     IBNN({**FAST, "relevance_prior_loc": 2.0}).suggest(snapshot, 1, None)
     assert seen["relevance_prior_loc"] == 2.0
@@ -251,16 +258,10 @@ def test_ibnn_warps_the_inputs_it_is_given_and_only_those():
     assert seen[0, 1].item() != pytest.approx(0.0, abs=1e-3)
 
 
-def test_ibnn_input_warp_option_warps_the_continuous_inputs_of_a_mixed_space(monkeypatch):
-    from asktell.strategies import bnn as bnn_strategies
-
-    seen = {}
-
-    def spy(*args, **kwargs):
-        seen.update(kwargs)
-        return fit_ibnn(*args, **kwargs)
-
-    monkeypatch.setattr(bnn_strategies, "fit_ibnn", spy)
+def test_ibnn_input_warp_option_warps_the_continuous_inputs_of_a_mixed_space(
+    fit_ibnn_arguments,
+):
+    seen = fit_ibnn_arguments
     snapshot = make_snapshot(MIXED_SPACE, 10)
     encoder = SpaceEncoder(snapshot.space)
     continuous = [i for i in range(encoder.d) if i not in encoder.categorical_dims]
