@@ -110,7 +110,8 @@ def fit_ibnn(
         timeout_sec: Cap on the fit time (single-output models).
 
     Returns:
-        The model in eval mode and info: `weight_var`, `bias_var`, `ard`, `noise_floor`.
+        The model in eval mode and info: `weight_var`, `bias_var`, `ard`, `noise_floor`,
+        `warped_inputs` (how many).
     """
     common = {
         "depth": depth,
