@@ -353,10 +353,30 @@ def _print_tables(runs: list[dict], at: int | None = None, reference: str = "gp"
     print("\n".join(_per_seed(runs, at)))
 
 
-def variant_main(doc: str, runner: Callable[..., dict], strategies: list[str]) -> None:
+def run_variant(
+    prepare: Callable[[str, dict], dict],
+    marker: dict[str, Any],
+    problem: str,
+    strategy: str,
+    seed: int,
+    budget: int,
+    init: int,
+    batch: int,
+    options: dict[str, Any],
+) -> dict:
+    """One run with a part of the model swapped: `prepare(strategy, options)` swaps it in
+    this process and returns the strategy's options; the run's method is its options
+    with `marker` (e.g. `gp{"input_warp":true}`)."""
+    run = run_one(problem, strategy, seed, budget, init, batch, extra=prepare(strategy, options))
+    return {**run, "options": {**options, **marker}}
+
+
+def variant_main(
+    doc: str, prepare: Callable[[str, dict], dict], marker: dict[str, Any], strategies: list[str]
+) -> None:
     """Command line of a script that runs some of the suite's strategies with a part of
-    their model swapped: `runner(problem, strategy, seed, budget, init, batch, options)`
-    makes one run, in a worker process of its own, so the swap stays there."""
+    their model swapped (see `run_variant`), each run in a worker process, so the swap
+    stays there."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--problems", nargs="+", default=[p.name for p in PROBLEMS])
     parser.add_argument("--strategies", nargs="+", default=strategies, choices=strategies)
@@ -378,7 +398,16 @@ def variant_main(doc: str, runner: Callable[..., dict], strategies: list[str]) -
     with ProcessPoolExecutor(args.workers) as pool:
         jobs = [
             pool.submit(
-                runner, p, s, seed, args.budget, args.init, args.batch, args.options.get(s, {})
+                run_variant,
+                prepare,
+                marker,
+                p,
+                s,
+                seed,
+                args.budget,
+                args.init,
+                args.batch,
+                args.options.get(s, {}),
             )
             for p in args.problems
             for s in args.strategies

@@ -23,7 +23,7 @@ from botorch.models.transforms.input import ChainedInputTransform, Normalize
 
 import asktell.surrogates.gp as gp_surrogate
 from asktell.surrogates.bnn_kernels import kumaraswamy_warp
-from bench.bnn_suite import run_one, variant_main
+from bench.bnn_suite import variant_main
 
 WARPED = {"input_warp": True}
 
@@ -34,24 +34,14 @@ def warped_normalize(d: int, bounds: torch.Tensor, indices: list[int] | None = N
     return ChainedInputTransform(warp=kumaraswamy_warp(d, range(d)).to(bounds), norm=plain)
 
 
-def run_warped(
-    problem: str,
-    strategy: str,
-    seed: int,
-    budget: int,
-    init: int,
-    batch: int,
-    options: dict[str, Any],
-) -> dict:
-    """One run of `strategy` with warped inputs, labelled as its own method."""
+def warp_inputs(strategy: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Warp the inputs of `strategy` in this process; its options for that. Patching
+    again in a reused worker changes nothing: the patch wraps the original."""
     if strategy == "gp":
-        # patching again in a reused worker changes nothing: the patch wraps the original
         gp_surrogate.Normalize = warped_normalize
-        run = run_one(problem, strategy, seed, budget, init, batch, extra=options)
-    else:
-        run = run_one(problem, strategy, seed, budget, init, batch, extra={**options, **WARPED})
-    return {**run, "options": {**options, **WARPED}}
+        return options
+    return {**options, **WARPED}
 
 
 if __name__ == "__main__":
-    variant_main(__doc__, run_warped, ["gp", "ibnn"])
+    variant_main(__doc__, warp_inputs, WARPED, ["gp", "ibnn"])

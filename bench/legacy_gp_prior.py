@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.bnn_suite import run_one, variant_main
+from bench.bnn_suite import variant_main
 
 LEGACY = {"prior": "botorch<0.12"}
 
@@ -37,24 +37,13 @@ def legacy_kernel(ard_num_dims, batch_shape=None, use_rbf_kernel=True, active_di
     return ScaleKernel(base, batch_shape=batch_shape, outputscale_prior=GammaPrior(2.0, 0.15))
 
 
-def run_legacy(
-    problem: str,
-    strategy: str,
-    seed: int,
-    budget: int,
-    init: int,
-    batch: int,
-    options: dict[str, Any],
-) -> dict:
-    """One run of `gp` with the legacy kernel, labelled as its own method."""
+def use_legacy_kernel(strategy: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Swap `gp`'s kernel for the legacy one in this process; `gp`'s options for it."""
     import asktell.surrogates.gp as gp_surrogate
 
     gp_surrogate.get_covar_module_with_dim_scaled_prior = legacy_kernel
-    run = run_one(
-        problem, strategy, seed, budget, init, batch, extra={"kernel": "matern52", **options}
-    )
-    return {**run, "options": {**LEGACY, **options}}
+    return {"kernel": "matern52", **options}
 
 
 if __name__ == "__main__":
-    variant_main(__doc__, run_legacy, ["gp"])
+    variant_main(__doc__, use_legacy_kernel, LEGACY, ["gp"])

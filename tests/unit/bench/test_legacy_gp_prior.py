@@ -7,8 +7,8 @@ from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.priors import GammaPrior
 
 import asktell.surrogates.gp as gp_surrogate
-from bench.bnn_suite import label
-from bench.legacy_gp_prior import legacy_kernel, run_legacy
+from bench.bnn_suite import label, run_variant
+from bench.legacy_gp_prior import LEGACY, legacy_kernel, use_legacy_kernel
 
 
 def test_the_legacy_kernel_is_a_scaled_matern_under_gamma_priors():
@@ -27,7 +27,7 @@ def test_a_legacy_run_fits_the_legacy_kernel_and_is_a_method_of_its_own(monkeypa
         "get_covar_module_with_dim_scaled_prior",
         gp_surrogate.get_covar_module_with_dim_scaled_prior,
     )
-    run = run_legacy("nonstationary-4d", "gp", 0, 8, 4, 2, {})
+    run = run_variant(use_legacy_kernel, LEGACY, "nonstationary-4d", "gp", 0, 8, 4, 2, {})
     assert label(run) == 'gp{"prior":"botorch<0.12"}'
     assert len(run["regret"]) == 8
     X, Y = torch.rand(6, 2, dtype=torch.float64), torch.rand(6, 1, dtype=torch.float64)
