@@ -124,14 +124,15 @@ def fit_ibnn(
             if relevance_prior_loc == 0:
                 return _fit_ibnn(X, Y, ard=True, loc=0.0, timeout_sec=timeout_sec, **common)
             # Continuation: a fit under the neutral prior finds the inputs that matter,
-            # then the fit under the sparsifying prior starts from its input scales and
-            # noise. Started from the plain kernel instead, the strong prior can switch
-            # off every input before the data pull the relevant ones up; started from
-            # the default noise (0.02), it sometimes ended with every input off and the
-            # data explained as noise (bench/RESULTS.md).
+            # then the fit under the sparsifying prior starts from its input scales,
+            # noise and input warp. Started from the plain kernel instead, the strong
+            # prior can switch off every input before the data pull the relevant ones
+            # up; started from the default noise (0.02), it sometimes ended with every
+            # input off and the data explained as noise (bench/RESULTS.md).
             half = None if timeout_sec is None else timeout_sec / 2
             first, _ = _fit_ibnn(X, Y, ard=True, loc=0.0, timeout_sec=half, **common)
             scales = next(k for k in first.modules() if isinstance(k, RelevanceScaled))
+            warp = next((w for w in first.modules() if isinstance(w, Warp)), None)
             return _fit_ibnn(
                 X,
                 Y,
@@ -140,6 +141,7 @@ def fit_ibnn(
                 timeout_sec=half,
                 init_scales=scales.lengthscale.detach(),
                 init_noise=first.likelihood.noise.detach(),
+                init_warp=None if warp is None else warp.state_dict(),
                 **common,
             )
         except (ModelFittingError, NotPSDError):
@@ -160,6 +162,7 @@ def _fit_ibnn(
     timeout_sec: float | None,
     init_scales: Tensor | None = None,
     init_noise: Tensor | None = None,
+    init_warp: dict[str, Tensor] | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     m = Y.shape[-1]
     kernel = InfiniteWidthBNNKernel(depth=depth, batch_shape=_batch(m)).to(X)
@@ -176,7 +179,10 @@ def _fit_ibnn(
     d = X.shape[-1]
     inputs: InputTransform = centered(d)
     if warp_dims:
-        inputs = ChainedInputTransform(warp=kumaraswamy_warp(d, warp_dims), center=inputs)
+        warp = kumaraswamy_warp(d, warp_dims)
+        if init_warp is not None:
+            warp.load_state_dict(init_warp)
+        inputs = ChainedInputTransform(warp=warp, center=inputs)
     model = SingleTaskGP(
         X,
         Y,

@@ -259,6 +259,37 @@ def test_ibnn_warps_the_inputs_it_is_given_and_only_those():
     assert seen[0, 1].item() != pytest.approx(0.0, abs=1e-3)
 
 
+def test_ibnn_second_fit_starts_from_the_warp_the_first_fit_learned(monkeypatch):
+    from asktell.surrogates import bnn_kernels
+
+    plain = bnn_kernels._fit_ibnn
+    fits: list[tuple[dict, object]] = []
+
+    def recording(*args, **kwargs):
+        model, info = plain(*args, **kwargs)
+        fits.append((kwargs, model))
+        return model, info
+
+    monkeypatch.setattr(bnn_kernels, "_fit_ibnn", recording)
+    X = torch.rand(20, 2, generator=torch.Generator().manual_seed(1), dtype=torch.double)
+    Y = (X**2 + 0.5 * torch.sin(10 * torch.pi * X**3)).sum(-1, keepdim=True)
+    fit_ibnn(X, Y, warp_dims=[0, 1])
+    (first_kwargs, first), (second_kwargs, _) = fits
+    assert first_kwargs["loc"] == 0.0 and first_kwargs.get("init_warp") is None
+    (learned,) = [m for m in first.modules() if isinstance(m, Warp)]
+    # an unfitted second model holds the first fit's warp (up to rounding), not the identity
+    monkeypatch.setattr(bnn_kernels, "fit_gpytorch_mll", lambda mll, **_: mll)
+    start, _ = plain(X, Y, **second_kwargs)
+    (warp,) = [m for m in start.modules() if isinstance(m, Warp)]
+    for name in ("concentration0", "concentration1"):
+        assert torch.allclose(getattr(warp, name), getattr(learned, name), rtol=1e-6)
+        assert not torch.allclose(getattr(warp, name), torch.ones(2, dtype=torch.double))
+    # without a warp there is nothing to carry over
+    fits.clear()
+    fit_ibnn(X, Y)
+    assert fits[1][0]["init_warp"] is None
+
+
 def test_ibnn_input_warp_option_warps_the_continuous_inputs_of_a_mixed_space(
     fit_ibnn_arguments,
 ):
