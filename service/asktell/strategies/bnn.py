@@ -126,8 +126,8 @@ class IBNNConfig(BNNConfig):
         default=False,
         description="Warp each continuous input by a learned Kumaraswamy CDF before the "
         "kernel (BoTorch `Warp`): for functions whose wiggles speed up or slow down along "
-        "an input. Measured on one such problem only, where it drew with `gp` "
-        "(bench/RESULTS.md).",
+        "an input. Measured on two problems: a draw with `gp` on a non-stationary one, "
+        "a loss on a 40-d polynomial (bench/RESULTS.md).",
     )
 
 
@@ -167,7 +167,8 @@ class IBNN(_BNNStrategy):
         """The inputs to warp: every continuous one with `input_warp`, else none."""
         if not self.config.input_warp:
             return []
-        return [i for i in range(d) if i not in set(cat_dims)]
+        categorical = set(cat_dims)
+        return [i for i in range(d) if i not in categorical]
 
     def safer(self) -> IBNN | None:
         """First the plain kernel: learned relevances also scale the kernel's amplitude,
