@@ -126,8 +126,8 @@ class IBNNConfig(BNNConfig):
         default=False,
         description="Warp each continuous input by a learned Kumaraswamy CDF before the "
         "kernel (BoTorch `Warp`): for functions whose wiggles speed up or slow down along "
-        "an input. Measured on two problems: a draw with `gp` on a non-stationary one, "
-        "a loss on a 40-d polynomial (bench/RESULTS.md).",
+        "an input. Measured against `gp`: a draw on a non-stationary problem, losses on "
+        "a 40-d polynomial, Branin in 30-d and a 50-d ellipsoid (bench/RESULTS.md).",
     )
 
 
