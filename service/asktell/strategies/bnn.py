@@ -129,6 +129,12 @@ class IBNNConfig(BNNConfig):
         "an input. Measured against `gp`: a draw on a non-stationary problem, losses on "
         "a 40-d polynomial, Branin in 30-d and a 50-d ellipsoid (bench/RESULTS.md).",
     )
+    unit_variance: bool = Field(
+        default=False,
+        description="Normalize the kernel to the same prior variance everywhere, under a "
+        "learned output scale: the network's correlations without its growing "
+        "uncertainty towards the faces of the box.",
+    )
 
 
 @register_strategy("ibnn")
@@ -159,6 +165,7 @@ class IBNN(_BNNStrategy):
             relevance_prior_loc=self.config.relevance_prior_loc,
             noise_floor=self.config.noise_floor,
             warp_dims=self._warp_dims(data.X.shape[-1], cat_dims),
+            unit_variance=self.config.unit_variance,
             timeout_sec=self.fit_budget,
         )
         return self._result(model, info)

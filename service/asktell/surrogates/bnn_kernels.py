@@ -5,7 +5,8 @@
   centred to [-1, 1]^d. By default its weight and bias variances stay at Li et
   al.'s values (10, 1.3) and the noise and one relevance per input are fitted,
   the relevances under a prior that switches off inputs the data do not need.
-  Optionally, chosen inputs are first warped by learned Kumaraswamy CDFs.
+  Optionally, chosen inputs are first warped by learned Kumaraswamy CDFs, and the
+  kernel is normalized to a constant prior variance (`UnitVariance`).
 - `fit_dkl`: deep kernel learning, a GP with a Matérn-5/2 ARD kernel on the
   features of a tanh MLP; the MLP is pre-trained by regression, then MLP and
   kernel hyperparameters are trained jointly by marginal likelihood (Adam).
@@ -42,7 +43,15 @@ from torch import Tensor, nn
 
 from asktell.surrogates.gp import NOISELESS_NOISE_FLOOR, NOISY_NOISE_FLOOR
 
-__all__ = ["DKLGP", "RelevanceScaled", "centered", "fit_dkl", "fit_ibnn", "kumaraswamy_warp"]
+__all__ = [
+    "DKLGP",
+    "RelevanceScaled",
+    "UnitVariance",
+    "centered",
+    "fit_dkl",
+    "fit_ibnn",
+    "kumaraswamy_warp",
+]
 
 IBNN_WEIGHT_VAR = 10.0
 IBNN_BIAS_VAR = 1.3
@@ -88,6 +97,7 @@ def fit_ibnn(
     relevance_prior_loc: float = RELEVANCE_PRIOR_LOC,
     noise_floor: float = IBNN_NOISE_FLOOR,
     warp_dims: Sequence[int] = (),
+    unit_variance: bool = False,
     timeout_sec: float | None = None,
 ) -> tuple[SingleTaskGP, dict[str, Any]]:
     """An exact GP with the infinite-width BNN kernel, fitted by marginal likelihood.
@@ -107,6 +117,8 @@ def fit_ibnn(
         noise_floor: Lower bound of the inferred noise (standardized units), the same
             whether or not the study is noisy (see `IBNN_NOISE_FLOOR`).
         warp_dims: Inputs warped before the centring (see `kumaraswamy_warp`).
+        unit_variance: Normalize the kernel to a constant prior variance under a learned
+            output scale (see `UnitVariance`).
         timeout_sec: Cap on the fit time (single-output models).
 
     Returns:
@@ -118,6 +130,7 @@ def fit_ibnn(
         "learn_variances": learn_variances,
         "noise_floor": noise_floor,
         "warp_dims": list(warp_dims),
+        "unit_variance": unit_variance,
     }
     if ard:
         try:
@@ -159,6 +172,7 @@ def _fit_ibnn(
     loc: float,
     noise_floor: float,
     warp_dims: list[int],
+    unit_variance: bool,
     timeout_sec: float | None,
     init_scales: Tensor | None = None,
     init_noise: Tensor | None = None,
@@ -171,11 +185,13 @@ def _fit_ibnn(
     if not learn_variances:
         kernel.raw_weight_var.requires_grad_(False)
         kernel.raw_bias_var.requires_grad_(False)
-    covar: Kernel = (
-        RelevanceScaled(kernel, X.shape[-1], _batch(m), prior_loc=loc).to(X) if ard else kernel
-    )
-    if init_scales is not None:
-        covar.lengthscale = init_scales
+    covar: Kernel = kernel
+    if ard:
+        covar = RelevanceScaled(kernel, X.shape[-1], _batch(m), prior_loc=loc).to(X)
+        if init_scales is not None:
+            covar.lengthscale = init_scales
+    if unit_variance:
+        covar = ScaleKernel(UnitVariance(covar), batch_shape=_batch(m)).to(X)
     d = X.shape[-1]
     inputs: InputTransform = centered(d)
     if warp_dims:
@@ -204,8 +220,32 @@ def _fit_ibnn(
         "ard": ard,
         "noise_floor": noise_floor,
         "warped_inputs": len(warp_dims),
+        "unit_variance": unit_variance,
     }
     return model, info
+
+
+class UnitVariance(Kernel):
+    """`base(x, x') / sqrt(base(x, x) base(x', x'))`: the correlations of `base` with a
+    prior variance of 1 everywhere.
+
+    The infinite-width kernel's prior variance grows towards the faces of the box (see
+    `centered`), so its acquisition values do too, which the strategies counter with a
+    trust region. Normalized, the kernel keeps the network's correlations (by angle and
+    norm from the centre) but is as uncertain at a face as in the middle, like `gp`'s.
+    """
+
+    def __init__(self, base: Kernel) -> None:
+        super().__init__()
+        self.base = base
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        var1 = self.base.forward(x1, x1, diag=True)
+        if diag:
+            return torch.ones_like(var1)
+        var2 = self.base.forward(x2, x2, diag=True)
+        k = self.base.forward(x1, x2, **params)
+        return k / (var1.sqrt().unsqueeze(-1) * var2.sqrt().unsqueeze(-2))
 
 
 class RelevanceScaled(Kernel):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.models.kernels import InfiniteWidthBNNKernel
 from botorch.models.transforms.input import Warp
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.sampling.index_sampler import IndexSampler
@@ -30,6 +31,7 @@ from asktell.surrogates.bnn_kernels import (
     IBNN_SAFE_NOISE_FLOOR,
     RELEVANCE_PRIOR_LOC,
     RelevanceScaled,
+    UnitVariance,
     centered,
     fit_ibnn,
 )
@@ -288,6 +290,41 @@ def test_ibnn_second_fit_starts_from_the_warp_the_first_fit_learned(monkeypatch)
     fits.clear()
     fit_ibnn(X, Y)
     assert fits[1][0]["init_warp"] is None
+
+
+def test_unit_variance_keeps_the_network_correlations_with_the_same_variance_everywhere():
+    base = InfiniteWidthBNNKernel(depth=3).double()
+    base.weight_var, base.bias_var = 10.0, 1.3
+    # the centre, a face and a corner of the centred box
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, -1.0]], dtype=torch.double)
+    raw = base(x).to_dense().detach()
+    assert raw[2, 2] > 5 * raw[0, 0]  # the plain kernel's variance grows towards the corners
+    normalized = UnitVariance(base)(x).to_dense().detach()
+    assert torch.allclose(normalized.diagonal(), torch.ones(3, dtype=torch.double))
+    scale = raw.diagonal().sqrt()
+    assert torch.allclose(normalized, raw / scale.outer(scale))
+    assert torch.allclose(UnitVariance(base)(x, diag=True), torch.ones(3, dtype=torch.double))
+
+
+def test_ibnn_with_unit_variance_is_as_uncertain_at_a_corner_as_in_the_middle():
+    X, Y = _data(12, 3)
+    model, info = fit_ibnn(X, Y, unit_variance=True)
+    assert info["unit_variance"] is True and info["ard"] is True
+    assert any(isinstance(m, RelevanceScaled) for m in model.modules())
+    x = model.input_transform(torch.tensor([[0.5, 0.5, 0.5], [1.0, 1.0, 0.0]]).double())
+    prior = model.covar_module(x).to_dense().diagonal().detach()
+    assert torch.allclose(prior, model.covar_module.outputscale.detach().expand(2))
+    plain, info = fit_ibnn(X, Y)
+    assert info["unit_variance"] is False
+    assert not any(isinstance(m, UnitVariance) for m in plain.modules())
+
+
+def test_ibnn_passes_its_unit_variance_option(fit_ibnn_arguments):
+    snapshot = make_snapshot(BOX_2D, 6)
+    proposal = IBNN({**FAST, "unit_variance": True}).suggest(snapshot, 2, None)
+    check_proposal(snapshot, proposal, 2)
+    assert fit_ibnn_arguments["unit_variance"] is True
+    assert IBNN().config.unit_variance is False
 
 
 def test_ibnn_input_warp_option_warps_the_continuous_inputs_of_a_mixed_space(
