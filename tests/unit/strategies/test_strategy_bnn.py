@@ -141,13 +141,14 @@ def test_ensemble_suggests_near_the_optimum_of_a_bowl():
     assert np.linalg.norm(x - np.array([0.3, 0.0])) < 0.35
 
 
-def test_multi_objective_with_an_ensemble_and_a_warped_ibnn():
+def test_multi_objective_with_an_ensemble_a_warped_ibnn_and_a_unit_variance_ibnn():
     def two(p):
         return {"f1": (p["x"] - 0.2) ** 2 + p["y"] ** 2, "f2": (p["x"] - 0.8) ** 2 + p["y"] ** 2}
 
     objectives = [ObjectiveSpec(name="f1"), ObjectiveSpec(name="f2")]
     snapshot = make_snapshot(BOX_2D, 10, two, objectives=objectives)
-    for strategy in (BNNEnsemble(ENSEMBLE), IBNN({**FAST, "input_warp": True})):
+    ibnns = [IBNN({**FAST, "input_warp": True}), IBNN({**FAST, "unit_variance": True})]
+    for strategy in (BNNEnsemble(ENSEMBLE), *ibnns):
         proposal = strategy.suggest(snapshot, 1, None)
         check_proposal(snapshot, proposal, 1)
         assert proposal.info["acquisition"] == "qLogNoisyExpectedHypervolumeImprovement"
