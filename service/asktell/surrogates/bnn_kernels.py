@@ -256,7 +256,8 @@ class RelevanceScaled(Kernel):
     `i` have prior variance proportional to `1 / l_i^2` (Neal's ARD prior), so
     irrelevant inputs can be switched off by marginal likelihood. For this kernel a
     larger input scale is also a larger function scale, so `l` sets the prior's
-    amplitude too (rescaling `1 / l` to a fixed mean fitted worse). `l` starts
+    amplitude too (rescaling `1 / l` to a fixed mean fitted worse; under `UnitVariance`
+    a learned output scale sets it instead). `l` starts
     at 1 (the plain kernel) under a LogNormal(`prior_loc`, sqrt(3)) prior and stays
     above `MIN_RELEVANCE_SCALE`.
 
