@@ -76,11 +76,9 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--held-out", type=int, default=0, metavar="N")
     parser.add_argument("--ibnn", action="append", default=[], metavar="NAME=JSON")
-    parser.add_argument("--no-defaults", action="store_true", help="Only the --ibnn fits.")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    fits = {} if args.no_defaults else dict(FITS)
-    fits.update(ibnn_variant(spec) for spec in args.ibnn)
+    fits = {**FITS, **dict(ibnn_variant(spec) for spec in args.ibnn)}
     kind = "rmse/minimizer" if args.held_out else "minimizer"
     print("| problem | seed | best of n | " + " | ".join(f"{s} {kind}" for s in fits) + " |")
     print("|---" * (3 + len(fits)) + "|")
