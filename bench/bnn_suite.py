@@ -239,10 +239,15 @@ def time_one(strategy: str, n: int, d: int = 10) -> dict:
     }
 
 
+def log10_regret(regret: float) -> float:
+    """log10 of a regret, floored at 1e-8 (an optimum hit exactly)."""
+    return math.log10(max(regret, 1e-8))
+
+
 def final_regret(run: dict, at: int | None = None) -> float:
     """log10 of the run's best regret after `at` evaluations (None: all of them)."""
     regret = run["regret"] if at is None else run["regret"][:at]
-    return math.log10(max(regret[-1], 1e-8))
+    return log10_regret(regret[-1])
 
 
 def label(run: dict) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -27,7 +26,7 @@ from scipy.optimize import minimize
 
 from asktell.surrogates.bnn_kernels import fit_ibnn
 from asktell.surrogates.gp import fit_gp
-from bench.bnn_suite import PROBLEMS
+from bench.bnn_suite import PROBLEMS, log10_regret
 
 FITS: dict[str, Callable] = {
     "gp": lambda X, Y: fit_gp(X, Y)[0],
@@ -92,11 +91,11 @@ def main() -> None:
             starts = np.vstack([X[y.argmin()], rng.random((4, p.d))])
             X_held = np.random.default_rng([seed, HELD_OUT_STREAM]).random((args.held_out, p.d))
             y_held = np.array([f(x) for x in X_held])
-            cells = [f"{math.log10(max(y.min() - f_opt, 1e-8)):.2f}"]
+            cells = [f"{log10_regret(y.min() - f_opt):.2f}"]
             for fit in fits.values():
                 model = fit(torch.tensor(X), Y)
                 x = mean_minimizer(model, starts)
-                cell = f"{math.log10(max(f(x) - f_opt, 1e-8)):.2f}"
+                cell = f"{log10_regret(f(x) - f_opt):.2f}"
                 if args.held_out:
                     rmse = normalized_rmse(model, X_held, y_held, y.mean(), y.std())
                     cell = f"{rmse:.2f}/{cell}"
