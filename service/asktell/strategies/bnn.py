@@ -135,9 +135,9 @@ class IBNNConfig(BNNConfig):
         "learned output scale: the network's correlations without its growing "
         "uncertainty towards the faces of the box, so it can search the whole space. With "
         "`relevance_prior_loc` 3 and `trust_region` 1 it beat `gp` on a 4-d non-stationary "
-        "problem, drew on a 50-d ellipsoid after 100 evaluations and beat it after 200, "
-        "and lost Branin in 30-d (which the defaults win) and a 40-d polynomial "
-        "(bench/RESULTS.md).",
+        "problem, drew with it on a 50-d ellipsoid after 100 evaluations and beat it there "
+        "after 200, and lost Branin in 30-d (which the defaults win) and a 40-d "
+        "polynomial (bench/RESULTS.md).",
     )
 
 

@@ -257,9 +257,8 @@ class RelevanceScaled(Kernel):
     irrelevant inputs can be switched off by marginal likelihood. For this kernel a
     larger input scale is also a larger function scale, so `l` sets the prior's
     amplitude too (rescaling `1 / l` to a fixed mean fitted worse; under `UnitVariance`
-    a learned output scale sets it instead). `l` starts
-    at 1 (the plain kernel) under a LogNormal(`prior_loc`, sqrt(3)) prior and stays
-    above `MIN_RELEVANCE_SCALE`.
+    a learned output scale sets it instead). `l` starts at 1 (the plain kernel) under a
+    LogNormal(`prior_loc`, sqrt(3)) prior and stays above `MIN_RELEVANCE_SCALE`.
 
     The kernel already divides `x . x'` by `d`, so unlike `gp`'s dimension-scaled
     lengthscale prior this one needs no `log(d)` term; but a prior centred on the plain
